@@ -1,0 +1,254 @@
+"""Article -> events: the extraction stage.
+
+A cheap scan keeps only the sentences that hold a trigger word; the spaCy pipeline of the article's
+language runs over those sentences alone, in batches; the sentence-level candidates are then mapped
+back to the article (offsets in the original text) and the mentions of one event are merged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from processors.nlp import arabic
+from processors.nlp.dates import DateRules, compile_date_rules, resolve_event_date
+from processors.nlp.events import EventCandidate
+from processors.nlp.knowledge import Knowledge, load_knowledge
+from processors.nlp.language import detect_language
+from processors.nlp.pipeline import build_nlp
+from processors.nlp.sentences import split_sentences
+from processors.schemas import Article, Event, Evidence, Location, Participant
+from processors.settings import Settings
+
+_WORD = re.compile(r"\w+")
+_JUNK = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffd]")
+_MAX_JUNK_RATIO = 0.05
+_MIN_TEXT_CHARS = 20
+TRUNCATED_FLAG = "truncated"
+
+
+class RejectedArticle(ValueError):
+    """The article cannot be processed; `reason` is a short machine-readable code."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A sentence selected for the pipeline: its text as the pipeline sees it and where it lies."""
+
+    article_index: int
+    text: str
+    start: int  # offset of `text` in the (normalised) article text
+
+
+@dataclass
+class Prepared:
+    """An article ready for the pipeline: language, normalised text, flags."""
+
+    article: Article
+    language: str
+    text: str
+    normalised: arabic.Normalised | None
+    flags: list[str]
+
+
+def validate(article: Article, max_chars: int) -> Prepared:
+    """Return the article prepared for extraction, or raise RejectedArticle with the reason."""
+    text = article.text
+    if len(text.strip()) < _MIN_TEXT_CHARS:
+        raise RejectedArticle("empty_text", f"article {article.id}: text is empty or shorter than "
+                                            f"{_MIN_TEXT_CHARS} characters")
+    sample = text[:20_000]
+    if len(_JUNK.findall(sample)) > _MAX_JUNK_RATIO * len(sample):
+        raise RejectedArticle("binary_content", f"article {article.id}: text looks binary or wrongly decoded "
+                                                "(control or replacement characters)")
+    language = article.language or detect_language(text)
+    if language not in ("ar", "en"):
+        raise RejectedArticle("unsupported_language", f"article {article.id}: language is neither Arabic "
+                                                      "nor English (or could not be detected)")
+    flags = []
+    if len(text) > max_chars:
+        text = text[:max_chars]
+        flags.append(TRUNCATED_FLAG)
+    normalised = arabic.normalise(text) if language == "ar" else None
+    return Prepared(article, language, normalised.text if normalised else text, normalised, flags)
+
+
+class Extractor:
+    """The extraction engine for both languages; load once per process."""
+
+    def __init__(self, pipelines: dict[str, Language], knowledge: Knowledge, max_chars: int):
+        self.pipelines = pipelines
+        self.knowledge = knowledge
+        self.max_chars = max_chars
+        self._first_words = {lang: self._trigger_first_words(lang) for lang in pipelines}
+        self._dates = {lang: compile_date_rules(knowledge.dates[lang], lang) for lang in pipelines}
+
+    @classmethod
+    def load(cls, settings: Settings | None = None) -> Extractor:
+        """Return an extractor with both language pipelines built (about a second)."""
+        max_chars = settings.max_text_chars if settings else Settings().max_text_chars
+        return cls({lang: build_nlp(lang) for lang in ("ar", "en")}, load_knowledge(), max_chars)
+
+    def _analyse(self, lang: str) -> Any:
+        if lang == "ar":
+            return self.pipelines["ar"].get_pipe("norms").analyse
+        return str.lower
+
+    def _trigger_first_words(self, lang: str) -> frozenset[str]:
+        analyse = self._analyse(lang)
+        words = set()
+        for trigger in self.knowledge.triggers[lang]:
+            for pattern in trigger.patterns:
+                text = arabic.normalise_word(pattern) if lang == "ar" else pattern
+                first = _WORD.findall(text)[:1]
+                words.update(analyse(w) for w in first)
+        return frozenset(words)
+
+    def extract(self, article: Article) -> list[Event]:
+        """Return the events of one article; raise RejectedArticle when it cannot be processed."""
+        result = self.extract_many([article])[0]
+        if isinstance(result, RejectedArticle):
+            raise result
+        return result
+
+    def extract_many(self, articles: list[Article]) -> list[list[Event] | RejectedArticle]:
+        """Return, for each article in order, its events or the reason it was rejected."""
+        results: list[list[Event] | RejectedArticle] = []
+        prepared: list[Prepared | None] = []
+        for article in articles:
+            try:
+                prepared.append(validate(article, self.max_chars))
+                results.append([])
+            except RejectedArticle as exc:
+                prepared.append(None)
+                results.append(exc)
+        candidates: dict[int, list[tuple[Segment, EventCandidate, Doc]]] = {}
+        for lang, nlp in self.pipelines.items():
+            segments = list(self._segments(prepared, lang))
+            docs = nlp.pipe(s.text for s in segments)
+            for segment, doc in zip(segments, docs, strict=True):
+                for candidate in doc._.events:
+                    candidates.setdefault(segment.article_index, []).append((segment, candidate, doc))
+        for index, found in candidates.items():
+            item = prepared[index]
+            assert item is not None
+            dates = self._dates[item.language]
+            results[index] = merge_mentions([to_event(item, *c, self.knowledge, dates) for c in found])
+        return results
+
+    def _segments(self, prepared: list[Prepared | None], lang: str) -> Iterator[Segment]:
+        first_words = self._first_words[lang]
+        analyse = self._analyse(lang)
+        abbreviations = self.knowledge.abbreviations if lang == "en" else frozenset()
+        for index, item in enumerate(prepared):
+            if item is None or item.language != lang:
+                continue
+            for start, end in split_sentences(item.text, abbreviations):
+                sentence = item.text[start:end]
+                if any(analyse(w) in first_words for w in _WORD.findall(sentence)):
+                    yield Segment(index, sentence, start)
+
+
+def _original(item: Prepared, offset: int) -> int:
+    return item.normalised.original_offset(offset) if item.normalised else offset
+
+
+def _span(item: Prepared, segment: Segment, doc: Doc, start: int, end: int) -> tuple[int, int]:
+    begin = segment.start + doc[start].idx
+    finish = segment.start + doc[end - 1].idx + len(doc[end - 1].text)
+    return _original(item, begin), _original(item, finish - 1) + 1
+
+
+def _participant(item: Prepared, segment: Segment, doc: Doc, candidate: Any) -> Participant:
+    start, end = _span(item, segment, doc, candidate.start, candidate.end)
+    entity = candidate.entity
+    return Participant(name=item.article.text[start:end], canonical=entity.id, kind=entity.kind,
+                       role=candidate.role, name_en=entity.name_en, name_ar=entity.name_ar)
+
+
+def _location(item: Prepared, segment: Segment, doc: Doc, candidate: EventCandidate) -> Location | None:
+    place = candidate.location
+    if place is None:
+        return None
+    entity = place.entity
+    return Location(name=entity.name_en, country=entity.country, lat=entity.lat, lon=entity.lon)
+
+
+def _codes(knowledge: Knowledge, event_type: str, attributes: dict[str, Any]) -> tuple[str, str]:
+    spec = knowledge.event_types.get(event_type, {})
+    cameo, plover = spec.get("cameo", ""), spec.get("plover", "")
+    for name, by_value in (spec.get("by_attribute") or {}).items():
+        override = by_value.get(str(attributes.get(name)), {})
+        cameo, plover = override.get("cameo", cameo), override.get("plover", plover)
+    return cameo, plover
+
+
+def event_id(article_id: str, event_type: str, start: int) -> str:
+    """Return the deterministic id of the event announced at `start` in an article."""
+    return hashlib.sha1(f"{article_id}|{event_type}|{start}".encode()).hexdigest()[:20]
+
+
+def to_event(item: Prepared, segment: Segment, candidate: EventCandidate, doc: Doc, knowledge: Knowledge,
+             dates: DateRules) -> Event:
+    """Return the schema Event of a sentence-level candidate, with offsets in the original text."""
+    article = item.article
+    sentence_start = _original(item, segment.start)
+    sentence_end = _original(item, segment.start + len(segment.text) - 1) + 1
+    trigger_start, trigger_end = _span(item, segment, doc, candidate.trigger.start, candidate.trigger.end)
+    cameo, plover = _codes(knowledge, candidate.event_type, candidate.attributes)
+    return Event(
+        event_id=event_id(article.id, candidate.event_type, trigger_start),
+        article_id=article.id, event_type=candidate.event_type,  # type: ignore[arg-type]
+        realis=candidate.realis,  # type: ignore[arg-type]
+        participants=[_participant(item, segment, doc, p) for p in candidate.participants],
+        attributes=candidate.attributes, location=_location(item, segment, doc, candidate),
+        event_date=resolve_event_date(segment.text, dates, article.published_at),
+        evidence=Evidence(sentence=article.text[sentence_start:sentence_end], start=sentence_start,
+                          end=sentence_end, trigger=article.text[trigger_start:trigger_end]),
+        confidence=candidate.confidence, cameo=cameo, plover=plover,
+        language=item.language,  # type: ignore[arg-type]
+        title=article.title, url=article.url, source=article.source, published_at=article.published_at,
+        near_duplicate_of=article.near_duplicate_of, flags=list(item.flags),
+    )
+
+
+def _same_event(a: Event, b: Event) -> bool:
+    if a.event_type != b.event_type or a.realis != b.realis:
+        return False
+    ids_a = {p.canonical for p in a.participants}
+    ids_b = {p.canonical for p in b.participants}
+    return not ids_a or not ids_b or bool(ids_a & ids_b)
+
+
+def _merge(kept: Event, other: Event) -> Event:
+    known = {(p.canonical, p.role) for p in kept.participants}
+    extra = [p for p in other.participants if (p.canonical, p.role) not in known]
+    attributes = dict(other.attributes) | dict(kept.attributes)
+    if kept.event_type == "agreement_signed":
+        attributes["security"] = bool(kept.attributes.get("security") or other.attributes.get("security"))
+    return kept.model_copy(update={"participants": [*kept.participants, *extra], "attributes": attributes,
+                                   "location": kept.location or other.location})
+
+
+def merge_mentions(events: Iterable[Event]) -> list[Event]:
+    """Return one event per real event: mentions of the same type, realis and overlapping
+    participants merge, keeping the strongest evidence (highest confidence, then first)."""
+    merged: list[Event] = []
+    for event in sorted(events, key=lambda e: (-e.confidence, e.evidence.start)):
+        for i, kept in enumerate(merged):
+            if _same_event(kept, event):
+                merged[i] = _merge(kept, event)
+                break
+        else:
+            merged.append(event)
+    return sorted(merged, key=lambda e: e.evidence.start)

@@ -1,0 +1,186 @@
+"""spaCy components of the extraction pipeline. Each does one thing: Doc in, Doc out, results on doc._.
+
+  marsad_regex_tokenizer.v1  Arabic words and punctuation, quotes and tatweel-joined clitics split
+  marsad_arabic_norms_v1     token.norm_ = lexicon form (normalised, clitics and nisba endings removed)
+  marsad_phrase_ruler_v1     gazetteer and lexicon phrases -> doc._.mentions, doc._.triggers, doc._.cues
+  marsad_event_builder_v1    triggers + cues + mentions -> doc._.events (EventCandidate)
+
+The matching knowledge comes from processors/knowledge via processors.nlp.knowledge; the event
+logic itself is in processors.nlp.events (plain functions over the hits).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from spacy.language import Language
+from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc
+from spacy.util import registry
+from spacy.vocab import Vocab
+
+from processors.nlp import arabic
+from processors.nlp.events import CueHit, Mention, TriggerHit, build_events, resolve_overlaps
+from processors.nlp.knowledge import KNOWLEDGE_DIR, Knowledge, load_knowledge
+
+for _name in ("mentions", "triggers", "cues", "events"):
+    if not Doc.has_extension(_name):
+        Doc.set_extension(_name, default=None)
+
+_ARABIC_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+class RegexTokenizer:
+    """Split normalised Arabic into words and single punctuation marks (quotes glued to words included)."""
+
+    def __init__(self, vocab: Vocab):
+        self.vocab = vocab
+
+    def __call__(self, text: str) -> Doc:
+        words, spaces = [], []
+        for match in _ARABIC_TOKEN.finditer(text):
+            words.append(match.group())
+            spaces.append(match.end() < len(text) and text[match.end()].isspace())
+        return Doc(self.vocab, words=words, spaces=spaces)
+
+    def to_disk(self, path: Path, **kwargs: Any) -> None:
+        del path, kwargs
+
+    def from_disk(self, path: Path, **kwargs: Any) -> RegexTokenizer:
+        del path, kwargs
+        return self
+
+
+@registry.tokenizers("marsad_regex_tokenizer.v1")
+def make_regex_tokenizer() -> Any:
+    """Return the tokenizer factory for Arabic text that has gone through arabic.normalise."""
+    return lambda nlp: RegexTokenizer(nlp.vocab)
+
+
+def _knowledge(knowledge_dir: str) -> Knowledge:
+    return load_knowledge(Path(knowledge_dir) if knowledge_dir else KNOWLEDGE_DIR)
+
+
+def arabic_vocabulary(knowledge: Knowledge) -> frozenset[str]:
+    """Return every word of every Arabic phrase in the knowledge, in lexicon form."""
+    phrases = [a.text for a in knowledge.actor_aliases["ar"] + knowledge.place_aliases["ar"]]
+    phrases += [p for t in knowledge.triggers["ar"] for p in t.patterns]
+    phrases += [p for c in knowledge.cues["ar"] for p in c.patterns]
+    return frozenset(arabic.strip_article(w) for phrase in phrases
+                     for w in _ARABIC_TOKEN.findall(arabic.normalise_word(phrase)))
+
+
+class ArabicNorms:
+    """Set each token's NORM to the lexicon word it stands for (وبالبريطانيين -> بريطاني)."""
+
+    def __init__(self, knowledge: Knowledge):
+        self.analyse = arabic.make_analyser(arabic_vocabulary(knowledge))
+
+    def __call__(self, doc: Doc) -> Doc:
+        for token in doc:
+            token.norm_ = self.analyse(token.text)
+        return doc
+
+
+@Language.factory("marsad_arabic_norms_v1", default_config={"knowledge_dir": ""},
+                  assigns=["token.norm"])
+def make_arabic_norms(nlp: Language, name: str, knowledge_dir: str) -> ArabicNorms:
+    """Build the Arabic NORM setter from the knowledge vocabulary."""
+    del nlp, name
+    return ArabicNorms(_knowledge(knowledge_dir))
+
+
+class PhraseRuler:
+    """Find every gazetteer name and lexicon phrase of one language in a Doc."""
+
+    def __init__(self, nlp: Language, knowledge: Knowledge, lang: str, use_ambiguous: bool):
+        del use_ambiguous  # ambiguous aliases are kept out of the alias lists by the loader
+        self.lang = lang
+        self.knowledge = knowledge
+        self._labels: dict[str, tuple[str, Any]] = {}
+        attr = "NORM" if lang == "ar" else "LOWER"
+        self.names = PhraseMatcher(nlp.vocab, attr="NORM" if lang == "ar" else "ORTH")
+        self.words = PhraseMatcher(nlp.vocab, attr=attr)
+        self._make_pattern = self._arabic_pattern(nlp) if lang == "ar" else nlp.make_doc
+        for kind, aliases in (("actor", knowledge.actor_aliases[lang]), ("place", knowledge.place_aliases[lang])):
+            for alias in aliases:
+                key = f"{kind}|{alias.entity_id}|{int(alias.demonym)}"
+                self._labels[key] = (kind, alias)
+                self.names.add(key, self._name_patterns(alias.text))
+        for trigger in knowledge.triggers[lang]:
+            self._add_words(f"trigger|{trigger.id}", ("trigger", trigger), trigger.patterns)
+        for cue in knowledge.cues[lang]:
+            self._add_words(f"cue|{cue.id}", ("cue", cue), cue.patterns)
+
+    def _arabic_pattern(self, nlp: Language) -> Any:
+        def make(text: str) -> Doc:
+            doc = nlp.make_doc(arabic.normalise_word(text))
+            for token in doc:
+                token.norm_ = arabic.strip_article(token.text)
+            return doc
+        return make
+
+    def _name_patterns(self, text: str) -> list[Doc]:
+        if self.lang == "ar":
+            return [self._make_pattern(text)]
+        # English names are matched case-sensitively (Turkey the country, not turkey the bird),
+        # also capitalised at the start of a sentence and in all-caps headlines.
+        variants = {text, text[:1].upper() + text[1:], text.upper()}
+        return [self._make_pattern(v) for v in sorted(variants)]
+
+    def _add_words(self, key: str, label: tuple[str, Any], patterns: tuple[str, ...]) -> None:
+        self._labels[key] = label
+        self.words.add(key, [self._make_pattern(p) for p in patterns if p.strip()])
+
+    def __call__(self, doc: Doc) -> Doc:
+        mentions, triggers, cues = [], [], []
+        strings = doc.vocab.strings
+        for match_id, start, end in self.names(doc) + self.words(doc):
+            kind, item = self._labels[strings[match_id]]
+            if kind == "trigger":
+                triggers.append(TriggerHit(item, start, end))
+            elif kind == "cue":
+                cues.append(CueHit(item, start, end))
+            else:
+                entity = self.knowledge.entities[item.entity_id]
+                mentions.append(Mention(entity, start, end, item.demonym, kind == "place"))
+        doc._.mentions = resolve_overlaps(mentions)
+        doc._.triggers = resolve_overlaps(triggers)
+        doc._.cues = cues
+        return doc
+
+
+@Language.factory("marsad_phrase_ruler_v1", default_config={"knowledge_dir": "", "use_ambiguous": False},
+                  assigns=["doc._.mentions", "doc._.triggers", "doc._.cues"])
+def make_phrase_ruler(nlp: Language, name: str, knowledge_dir: str, use_ambiguous: bool) -> PhraseRuler:
+    """Build the phrase ruler for the pipeline's language."""
+    del name
+    return PhraseRuler(nlp, _knowledge(knowledge_dir), nlp.lang, use_ambiguous)
+
+
+class EventBuilder:
+    """Turn the hits of a sentence into event candidates."""
+
+    def __init__(self, settings: dict[str, Any], knowledge: Knowledge):
+        self.settings = settings
+        self.entities = knowledge.entities
+
+    def __call__(self, doc: Doc) -> Doc:
+        doc._.events = build_events(doc._.triggers or [], doc._.cues or [], doc._.mentions or [],
+                                    self.settings, self.entities)
+        return doc
+
+
+@Language.factory("marsad_event_builder_v1",
+                  default_config={"knowledge_dir": "", "marker_window": 4, "modifier_window": 3,
+                                  "min_confidence": 0.3},
+                  assigns=["doc._.events"])
+def make_event_builder(nlp: Language, name: str, knowledge_dir: str, marker_window: int,
+                       modifier_window: int, min_confidence: float) -> EventBuilder:
+    """Build the event assembler with its thresholds from the config."""
+    del nlp, name
+    settings = {"marker_window": marker_window, "modifier_window": modifier_window,
+                "min_confidence": min_confidence}
+    return EventBuilder(settings, _knowledge(knowledge_dir))

@@ -1,0 +1,206 @@
+"""Assemble event candidates from the hits of one sentence (pure functions; token offsets).
+
+A trigger becomes an event when the cues it requires are in the sentence. Its realis comes from
+the cues around it, its participants from the gazetteer mentions of the sentence with a role that
+depends on the event type and on the marker words before them, its location from the first place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from processors.nlp.knowledge import Cue, Entity, Trigger
+
+REALIS_ORDER = ("negated", "planned", "generic")
+ORGANISED_KINDS = ("organisation", "agency", "company")
+ATTACKER_KINDS = ("group", "armed_group")
+STATE_BACKED_KINDS = ("agency", "person")
+
+
+class Spanned(Protocol):
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A gazetteer name found in the sentence."""
+
+    entity: Entity
+    start: int
+    end: int
+    demonym: bool = False
+    is_place: bool = False
+
+
+@dataclass(frozen=True)
+class TriggerHit:
+    trigger: Trigger
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class CueHit:
+    cue: Cue
+    start: int
+    end: int
+
+
+@dataclass
+class ParticipantCandidate:
+    entity: Entity
+    role: str
+    start: int
+    end: int
+    via: Entity | None = None  # the person or agency that stood for a country
+
+
+@dataclass
+class EventCandidate:
+    """One event found in one sentence, before it is merged with other mentions in the article."""
+
+    event_type: str
+    realis: str
+    trigger: TriggerHit
+    participants: list[ParticipantCandidate] = field(default_factory=list)
+    attributes: dict[str, Any] = field(default_factory=dict)
+    location: Mention | None = None
+    confidence: float = 0.0
+
+
+S = TypeVar("S", bound=Spanned)
+
+
+def resolve_overlaps(hits: list[S]) -> list[S]:
+    """Return the hits without overlaps, longest first, then actors before places; sorted by start."""
+    chosen: list[S] = []
+    taken: set[int] = set()
+    ranked = sorted(hits, key=lambda h: (-(h.end - h.start), getattr(h, "is_place", False), h.start))
+    for hit in ranked:
+        if taken.isdisjoint(range(hit.start, hit.end)):
+            chosen.append(hit)
+            taken.update(range(hit.start, hit.end))
+    return sorted(chosen, key=lambda h: h.start)
+
+
+def _applies(cue: CueHit, event_type: str) -> bool:
+    return not cue.cue.only_for or event_type in cue.cue.only_for
+
+
+def _near(cue: CueHit, trigger: TriggerHit, default_window: int) -> bool:
+    window = cue.cue.window or default_window
+    if cue.cue.scope == "before":
+        return cue.end <= trigger.start and trigger.start - cue.end <= window
+    if cue.cue.scope == "after":
+        return cue.start >= trigger.end and cue.start - trigger.end <= window
+    return True
+
+
+def requirements_met(trigger: TriggerHit, cues: list[CueHit], mentions: list[Mention]) -> bool:
+    """Return whether any of the trigger's required cue labels or actor kinds is in the sentence."""
+    required = trigger.trigger.requires
+    if not required:
+        return True
+    labels = {c.cue.label for c in cues if _applies(c, trigger.trigger.label)}
+    kinds = {f"actor:{m.entity.kind}" for m in mentions if not m.is_place}
+    return any(r in labels or r in kinds for r in required)
+
+
+def realis_of(trigger: TriggerHit, cues: list[CueHit], window: int) -> str:
+    """Return the realis of the event a trigger announces: negated > planned > generic > actual."""
+    if trigger.trigger.realis:
+        return trigger.trigger.realis
+    found = {c.cue.label.removeprefix("realis_") for c in cues
+             if c.cue.label.startswith("realis_") and _applies(c, trigger.trigger.label)
+             and _near(c, trigger, window) and not (c.start < trigger.end and trigger.start < c.end)}
+    return next((r for r in REALIS_ORDER if r in found), "actual")
+
+
+def _marked(mention: Mention, cues: list[CueHit], label: str, window: int, event_type: str) -> bool:
+    return any(c.cue.label == label and _applies(c, event_type) and c.end <= mention.start
+               and mention.start - c.end <= window for c in cues)
+
+
+def _next_to(mention: Mention, cues: list[CueHit], label: str, window: int) -> bool:
+    return any(c.cue.label == label and (abs(mention.start - c.end) <= window or abs(c.start - mention.end) <= window)
+               for c in cues)
+
+
+def _role(event_type: str, mention: Mention, cues: list[CueHit], window: int) -> str | None:
+    kind = mention.entity.kind
+    if event_type == "agreement_signed":
+        if _marked(mention, cues, "purpose_marker", window, event_type) or _marked(
+                mention, cues, "target_marker", window, event_type):
+            return None
+        return "signatory"
+    if event_type == "cyberattack":
+        if kind in ATTACKER_KINDS or _marked(mention, cues, "agent_marker", window, event_type) \
+                or _next_to(mention, cues, "attacker_noun", 2):
+            return "attacker"
+        return None if kind == "person" else "target"
+    if _marked(mention, cues, "target_marker", window, event_type):
+        return "target"
+    return "actor"
+
+
+def _stands_for_country(entity: Entity, event_type: str, entities: dict[str, Entity]) -> Entity | None:
+    # Leaders and state bodies (armies, ministries) act for their country in agreements and
+    # military operations; the country is what monitoring teams filter on.
+    if entity.kind in STATE_BACKED_KINDS and entity.country and event_type != "cyberattack":
+        return entities.get(entity.country)
+    return None
+
+
+def participants_of(event_type: str, mentions: list[Mention], cues: list[CueHit], settings: dict[str, Any],
+                    entities: dict[str, Entity]) -> list[ParticipantCandidate]:
+    """Return the participants of an event of `event_type` in a sentence, one per entity and role."""
+    actors = [m for m in mentions if not m.is_place]
+    organised = [m for m in actors if m.entity.kind in ORGANISED_KINDS and m.entity.country]
+    found: dict[tuple[str, str], ParticipantCandidate] = {}
+    for mention in actors:
+        # "شركة النفط السعودية أرامكو", "Saudi Aramco": a country adjective next to one of its own
+        # organisations describes the organisation; it is not a party of its own.
+        if mention.demonym and any(o.entity.country == mention.entity.id and abs(o.start - mention.start)
+                                   <= settings["modifier_window"] for o in organised):
+            continue
+        role = _role(event_type, mention, cues, settings["marker_window"])
+        if role is None:
+            continue
+        country = _stands_for_country(mention.entity, event_type, entities)
+        entity = country or mention.entity
+        if entity.kind == "person":
+            continue
+        found.setdefault((entity.id, role), ParticipantCandidate(entity, role, mention.start, mention.end,
+                                                                 mention.entity if country else None))
+    return list(found.values())
+
+
+def _confidence(trigger: TriggerHit, participants: list[ParticipantCandidate], realis: str) -> float:
+    score = trigger.trigger.weight * (1.0 if participants else 0.8)
+    if len(participants) >= 2:
+        score = min(1.0, score + 0.05)
+    return round(score if realis == "actual" else score * 0.9, 3)
+
+
+def build_events(triggers: list[TriggerHit], cues: list[CueHit], mentions: list[Mention],
+                 settings: dict[str, Any], entities: dict[str, Entity]) -> list[EventCandidate]:
+    """Return the event candidates of one sentence."""
+    places = [m for m in mentions if m.is_place]
+    events = []
+    for trigger in triggers:
+        if not requirements_met(trigger, cues, mentions):
+            continue
+        event_type = trigger.trigger.label
+        realis = realis_of(trigger, cues, settings["marker_window"])
+        participants = participants_of(event_type, mentions, cues, settings, entities)
+        attributes = dict(trigger.trigger.attributes)
+        if event_type == "agreement_signed":
+            attributes.setdefault("security", any(c.cue.label == "security_topic" for c in cues))
+        confidence = _confidence(trigger, participants, realis)
+        if confidence < settings["min_confidence"]:
+            continue
+        events.append(EventCandidate(event_type, realis, trigger, participants, attributes,
+                                     places[0] if places else None, confidence))
+    return events
