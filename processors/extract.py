@@ -195,7 +195,7 @@ def _codes(knowledge: Knowledge, event_type: str, attributes: dict[str, Any]) ->
 
 def event_id(article_id: str, event_type: str, start: int) -> str:
     """Return the deterministic id of the event announced at `start` in an article."""
-    return hashlib.sha1(f"{article_id}|{event_type}|{start}".encode()).hexdigest()[:20]
+    return hashlib.sha1(f"{article_id}|{event_type}|{start}".encode(), usedforsecurity=False).hexdigest()[:20]
 
 
 def to_event(item: Prepared, segment: Segment, candidate: EventCandidate, doc: Doc, knowledge: Knowledge,

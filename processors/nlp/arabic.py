@@ -20,7 +20,8 @@ _FOLD = str.maketrans({
     "٥": "5", "٦": "6", "٧": "7", "٨": "8", "٩": "9",
 })
 # Removed characters: harakat, superscript alef, Quranic marks, tatweel, bidi and zero-width marks.
-_DELETE = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_DELETE = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640"
+                     "\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 # Proclitics that attach to a noun or verb in writing, longest first. Conjunction (و ف),
 # prepositions (ب ل ك), the article (ال) and their combinations.

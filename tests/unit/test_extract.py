@@ -1,0 +1,130 @@
+"""The extraction engine on real text: the seed article, each event type, realis, bad input."""
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from processors.extract import Extractor, RejectedArticle
+from processors.schemas import Article
+
+SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
+
+
+@pytest.fixture(scope="module")
+def extractor():
+    return Extractor.load()
+
+
+def _events(extractor, text, lang="en", published="2022-06-22", title=None):
+    article = Article(id="t", text=text, language=lang, title=title,
+                      published_at=datetime.fromisoformat(published) if published else None)
+    return extractor.extract(article)
+
+
+def _actual(events, event_type=None):
+    return [e for e in events if e.realis == "actual" and (event_type is None or e.event_type == event_type)]
+
+
+def _ids(event):
+    return {p.canonical for p in event.participants}
+
+
+def test_extract_seed_article_yields_exactly_the_three_events(extractor):
+    text = (SAMPLES / "seed-article-ar.txt").read_text(encoding="utf-8")
+    events = _actual(extractor.extract(Article(id="seed", text=text)))
+    assert sorted(e.event_type for e in events) == ["agreement_signed", "cyberattack", "military_operation"]
+    by_type = {e.event_type: e for e in events}
+    agreement = by_type["agreement_signed"]
+    assert _ids(agreement) == {"GB", "QA"}
+    assert agreement.attributes["security"] is True
+    assert {p.role for p in agreement.participants} == {"signatory"}
+    assert agreement.cameo == "057"
+    assert "Saudi Aramco" in _ids(by_type["cyberattack"])
+    military = by_type["military_operation"]
+    assert {"US", "GB", "Islamic State"} <= _ids(military)
+    assert {p.role for p in military.participants if p.canonical == "Islamic State"} == {"target"}
+    assert military.location is not None and military.location.country == "QA"
+    for event in events:  # evidence quotes the original text at its offsets
+        assert text[event.evidence.start:event.evidence.end] == event.evidence.sentence
+        assert event.evidence.trigger in event.evidence.sentence
+
+
+@pytest.mark.parametrize(("text", "lang", "event_type", "participants"), [
+    ("Britain and Qatar signed a security agreement on intelligence sharing on Monday.", "en",
+     "agreement_signed", {"GB", "QA"}),
+    ("وقعت السعودية والإمارات اتفاقية تعاون دفاعي في الرياض أمس.", "ar", "agreement_signed", {"SA", "AE"}),
+    ("On 19 June 2022, Turkish army warplanes carried out airstrikes against PKK militants in Duhok.", "en",
+     "military_operation", {"TR"}),
+    ("شن التحالف بقيادة السعودية غارات جوية على مواقع الحوثيين في صنعاء.", "ar", "military_operation",
+     {"Houthis"}),
+    ("Hackers breached the servers of Saudi Aramco and wiped thousands of computers.", "en", "cyberattack",
+     {"Saudi Aramco"}),
+    ("تعرضت شركة أرامكو السعودية لهجوم إلكتروني شل أجهزتها.", "ar", "cyberattack", {"Saudi Aramco"}),
+])
+def test_extract_each_event_type_in_both_languages(extractor, text, lang, event_type, participants):
+    events = _actual(_events(extractor, text, lang), event_type)
+    assert len(events) == 1
+    assert participants <= _ids(events[0])
+
+
+@pytest.mark.parametrize(("text", "lang", "realis"), [
+    ("Britain and Qatar will sign a security agreement next week.", "en", "planned"),
+    ("Britain and Qatar are expected to sign a security agreement.", "en", "planned"),
+    ("Qatar refused to sign the security agreement with Britain.", "en", "negated"),
+    ("Qatar did not sign the agreement with Britain.", "en", "negated"),
+    ("ستوقع بريطانيا وقطر اتفاقا أمنيا الأسبوع المقبل.", "ar", "planned"),
+    ("لم توقع قطر الاتفاق الأمني مع بريطانيا.", "ar", "negated"),
+])
+def test_extract_realis_of_non_actual_events_is_reported(extractor, text, lang, realis):
+    events = _events(extractor, text, lang)
+    assert [e.realis for e in events if e.event_type == "agreement_signed"] == [realis]
+
+
+@pytest.mark.parametrize(("text", "lang"), [
+    ("Protesters clashed with police in the capital on Friday; several were arrested.", "en"),
+    ("The company released a patch for the vulnerability discovered by researchers.", "en"),
+    ("Officials held talks on a possible trade deal.", "en"),
+    ("وقعت حادثة سير في الطريق السريع أمس.", "ar"),
+    ("ويلفت التقرير إلى أن دولة قطر تعرضت لهجمات من جاراتها في الخليج بسبب علاقتها مع الإخوان.", "ar"),
+])
+def test_extract_no_actual_event_in_look_alike_sentences(extractor, text, lang):
+    assert _actual(_events(extractor, text, lang)) == []
+
+
+def test_extract_same_event_mentioned_twice_is_one_event(extractor):
+    text = ("Turkish jets carried out airstrikes against PKK positions on Monday. "
+            "The airstrikes against the PKK hit several targets, Turkish officials said.")
+    events = _actual(_events(extractor, text), "military_operation")
+    assert len(events) == 1
+
+
+def test_extract_event_date_resolved_against_publication(extractor):
+    events = _actual(_events(extractor, "وقعت بريطانيا وقطر اتفاقا أمنيا أمس.", "ar", "2015-07-03"))
+    assert events[0].event_date == "2015-07-02"
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("", "empty_text"),
+    ("   \n  ", "empty_text"),
+    ("\x00\x01\x02\ufffd" * 100, "binary_content"),
+    ("Le gouvernement a signé un accord avec le Qatar pour la sécurité des frontières du pays.",
+     "unsupported_language"),
+])
+def test_extract_rejects_bad_articles_with_a_reason(extractor, text, reason):
+    with pytest.raises(RejectedArticle) as info:
+        extractor.extract(Article(id="bad", text=text))
+    assert info.value.reason == reason
+
+
+def test_extract_huge_article_is_truncated_and_flagged(extractor):
+    sentence = "Turkish jets carried out airstrikes against PKK positions in northern Iraq. "
+    text = sentence + "Nothing happened here today at all. " * 150_000  # ~5 MB
+    events = extractor.extract(Article(id="big", text=text, language="en"))
+    assert events and all("truncated" in e.flags for e in events)
+
+
+def test_extract_mixed_scripts(extractor):
+    text = "Breaking: وقعت بريطانيا وقطر اتفاقا أمنيا (security pact) في الدوحة، وفق رويترز."
+    events = _actual(_events(extractor, text, None))
+    assert [e.event_type for e in events] == ["agreement_signed"]
