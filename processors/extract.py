@@ -231,8 +231,8 @@ def _same_event(a: Event, b: Event) -> bool:
 
 
 def _merge(kept: Event, other: Event) -> Event:
-    known = {(p.canonical, p.role) for p in kept.participants}
-    extra = [p for p in other.participants if (p.canonical, p.role) not in known]
+    known = {p.canonical for p in kept.participants}
+    extra = [p for p in other.participants if p.canonical not in known]
     attributes = dict(other.attributes) | dict(kept.attributes)
     if kept.event_type == "agreement_signed":
         attributes["security"] = bool(kept.attributes.get("security") or other.attributes.get("security"))

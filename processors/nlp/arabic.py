@@ -29,9 +29,10 @@ PROCLITICS: tuple[str, ...] = (
     "وبال", "فبال", "وكال", "فكال", "وال", "فال", "بال", "كال", "ولل", "فلل", "لل",
     "وب", "فب", "ول", "فل", "وك", "فك", "ال", "و", "ف", "ب", "ل", "ك",
 )
-# Endings of a nisba adjective or plural whose base form (…ي) is what the gazetteers list.
-NISBA_ENDINGS: tuple[str, ...] = ("يين", "يون", "يان", "يات", "يه", "يا")
-_MIN_STEM = 2
+# What a nisba adjective (قطري) adds for feminine, plural, dual and the accusative, normalised.
+NISBA_SUFFIXES: tuple[str, ...] = ("", "ه", "ين", "ون", "ان", "ات", "ا")
+# A clitic is only split off when at least this many letters remain (كما is not ك + ما).
+_MIN_STEM = 3
 
 
 def fold(text: str) -> str:
@@ -78,21 +79,21 @@ def strip_article(word: str) -> str:
     return word[2:] if word.startswith("ال") and len(word) - 2 >= _MIN_STEM else word
 
 
+def nisba_forms(base: str) -> list[str]:
+    """Return the inflected forms of a normalised nisba adjective (قطري -> قطريه، قطريين …)."""
+    return [base + suffix for suffix in NISBA_SUFFIXES] if base.endswith("ي") else [base]
+
+
 def analyse(word: str, known: Collection[str]) -> str:
     """Return the lexicon form that a normalised word stands for, or the word itself.
 
-    Tries the word as written, without the article, then without each proclitic, then a nisba
-    ending folded back to its base (القطريين -> قطري). Only stems present in `known` count, so
-    a word that merely starts with a clitic letter (بريطانيا, ليبيا) is left whole.
+    Tries the word as written, without the article, then without each proclitic. Only stems
+    present in `known` count, so a word that merely starts with a clitic letter (بريطانيا,
+    ليبيا) is left whole.
     """
     for candidate in _candidates(word):
         if candidate in known:
             return candidate
-        for ending in NISBA_ENDINGS:
-            if candidate.endswith(ending) and len(candidate) - len(ending) >= _MIN_STEM:
-                base = candidate[: -len(ending)] + "ي"
-                if base in known:
-                    return base
     return strip_article(word)
 
 

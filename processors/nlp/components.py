@@ -23,13 +23,15 @@ from spacy.vocab import Vocab
 
 from processors.nlp import arabic
 from processors.nlp.events import CueHit, Mention, TriggerHit, build_events, resolve_overlaps
-from processors.nlp.knowledge import KNOWLEDGE_DIR, Entity, Knowledge, load_knowledge
+from processors.nlp.knowledge import KNOWLEDGE_DIR, Alias, Entity, Knowledge, load_knowledge
 
 for _name in ("mentions", "triggers", "cues", "events"):
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=None)
 
 _ARABIC_TOKEN = re.compile(r"\w+|[^\w\s]")
+# Punctuation that ends a clause: a marker word (against, ضد) does not reach across it. Quotes do not.
+CLAUSE_BREAKS = frozenset(".,;:!?()[]،؛؟…")
 
 
 class RegexTokenizer:
@@ -63,13 +65,18 @@ def _knowledge(knowledge_dir: str) -> Knowledge:
     return load_knowledge(Path(knowledge_dir) if knowledge_dir else KNOWLEDGE_DIR)
 
 
+def arabic_alias_forms(alias: Alias) -> list[str]:
+    """Return the normalised surface forms of an Arabic alias (a demonym in all its inflections)."""
+    text = arabic.normalise_word(alias.text)
+    return arabic.nisba_forms(arabic.strip_article(text)) if alias.demonym else [text]
+
+
 def arabic_vocabulary(knowledge: Knowledge) -> frozenset[str]:
     """Return every word of every Arabic phrase in the knowledge, in lexicon form."""
-    phrases = [a.text for a in knowledge.actor_aliases["ar"] + knowledge.place_aliases["ar"]]
-    phrases += [p for t in knowledge.triggers["ar"] for p in t.patterns]
-    phrases += [p for c in knowledge.cues["ar"] for p in c.patterns]
-    return frozenset(arabic.strip_article(w) for phrase in phrases
-                     for w in _ARABIC_TOKEN.findall(arabic.normalise_word(phrase)))
+    phrases = [f for a in knowledge.actor_aliases["ar"] + knowledge.place_aliases["ar"] for f in arabic_alias_forms(a)]
+    phrases += [arabic.normalise_word(p) for t in knowledge.triggers["ar"] for p in t.patterns]
+    phrases += [arabic.normalise_word(p) for c in knowledge.cues["ar"] for p in c.patterns]
+    return frozenset(arabic.strip_article(w) for phrase in phrases for w in _ARABIC_TOKEN.findall(phrase))
 
 
 class ArabicNorms:
@@ -108,7 +115,7 @@ class PhraseRuler:
             for alias in aliases:
                 key = f"{kind}|{alias.entity_id}|{int(alias.demonym)}"
                 self._labels[key] = (kind, alias)
-                self.names.add(key, self._name_patterns(alias.text))
+                self.names.add(key, self._name_patterns(alias))
         for trigger in knowledge.triggers[lang]:
             self._add_words(f"trigger|{trigger.id}", ("trigger", trigger), trigger.patterns)
         for cue in knowledge.cues[lang]:
@@ -122,9 +129,10 @@ class PhraseRuler:
             return doc
         return make
 
-    def _name_patterns(self, text: str) -> list[Doc]:
+    def _name_patterns(self, alias: Alias) -> list[Doc]:
+        text = alias.text
         if self.lang == "ar":
-            return [self._make_pattern(text)]
+            return [self._make_pattern(form) for form in arabic_alias_forms(alias)]
         # English names are matched case-sensitively (Turkey the country, not turkey the bird),
         # also capitalised at the start of a sentence and in all-caps headlines.
         variants = {text, text[:1].upper() + text[1:], text.upper()}
@@ -207,7 +215,7 @@ class EventBuilder:
         self.entities = knowledge.entities
 
     def __call__(self, doc: Doc) -> Doc:
-        breaks = frozenset(t.i for t in doc if t.is_punct)
+        breaks = frozenset(t.i for t in doc if t.text in CLAUSE_BREAKS)
         doc._.events = build_events(doc._.triggers or [], doc._.cues or [], doc._.mentions or [],
                                     self.settings, self.entities, breaks)
         return doc

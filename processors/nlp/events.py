@@ -158,10 +158,10 @@ def _stands_for_country(entity: Entity, event_type: str, entities: dict[str, Ent
 
 def participants_of(event_type: str, mentions: list[Mention], cues: list[CueHit], settings: dict[str, Any],
                     entities: dict[str, Entity], breaks: frozenset[int]) -> list[ParticipantCandidate]:
-    """Return the participants of an event of `event_type` in a sentence, one per entity and role."""
+    """Return the participants of an event of `event_type` in a sentence, one per entity."""
     actors = [m for m in mentions if not m.is_place]
     organised = [m for m in actors if m.entity.kind in ORGANISED_KINDS and m.entity.country]
-    found: dict[tuple[str, str], ParticipantCandidate] = {}
+    found: dict[str, tuple[ParticipantCandidate, bool]] = {}
     for mention in actors:
         # "شركة النفط السعودية أرامكو", "Saudi Aramco": a country adjective next to one of its own
         # organisations describes the organisation; it is not a party of its own.
@@ -175,9 +175,29 @@ def participants_of(event_type: str, mentions: list[Mention], cues: list[CueHit]
         entity = country or mention.entity
         if entity.kind == "person":
             continue
-        found.setdefault((entity.id, role), ParticipantCandidate(entity, role, mention.start, mention.end,
-                                                                 mention.entity if country else None))
-    return list(found.values())
+        candidate = ParticipantCandidate(entity, role, mention.start, mention.end, mention.entity if country else None)
+        explicit = _explicit(mention, role, cues, settings["marker_window"], event_type, breaks)
+        kept = found.get(entity.id)
+        # One role per party: the first mention decides, unless a later one is marked explicitly
+        # (against X, by X) and the first was not.
+        if kept is None or (explicit and not kept[1]):
+            found[entity.id] = (candidate, explicit)
+    return _most_specific_targets(event_type, [candidate for candidate, _ in found.values()])
+
+
+def _explicit(mention: Mention, role: str, cues: list[CueHit], window: int, event_type: str,
+              breaks: frozenset[int]) -> bool:
+    marker = {"target": "target_marker", "attacker": "agent_marker"}.get(role)
+    return marker is not None and _marked(mention, cues, marker, window, event_type, breaks)
+
+
+def _most_specific_targets(event_type: str, participants: list[ParticipantCandidate]) -> list[ParticipantCandidate]:
+    # A cyberattack hits an organisation; a country named beside it (its home, a neighbour that
+    # reacts) is context, not a second victim.
+    if event_type != "cyberattack" or not any(
+            p.role == "target" and p.entity.kind != "country" for p in participants):
+        return participants
+    return [p for p in participants if not (p.role == "target" and p.entity.kind == "country")]
 
 
 def _confidence(trigger: TriggerHit, participants: list[ParticipantCandidate], realis: str) -> float:

@@ -30,23 +30,30 @@ def test_arabic_normalise_keeps_original_offsets():
     assert text[norm.original_offset(norm.text.index("اتفاقا")):] == "اتفاقاً"
 
 
-KNOWN = {"قطر", "قطري", "بريطاني", "بريطانيا", "ولايات", "متحده", "دوله", "ليبيا", "امريكي", "اتفاقيه"}
+KNOWN = {"قطر", "قطري", "قطريين", "بريطاني", "بريطانيه", "بريطانيين", "بريطانيا", "ولايات", "متحده", "دوله",
+         "ليبيا", "امريكيون", "اتفاقيه", "ما"}
 
 
 @pytest.mark.parametrize(("word", "expected"), [
     ("وقطر", "قطر"),                 # conjunction
     ("بريطانيا", "بريطانيا"),         # starts with ب but is a word of its own
-    ("البريطانية", "بريطاني"),        # article + feminine nisba
-    ("والبريطانيين", "بريطاني"),      # conjunction + article + plural nisba
-    ("القطريين", "قطري"),
+    ("البريطانية", "بريطانيه"),       # article + feminine nisba
+    ("والبريطانيين", "بريطانيين"),    # conjunction + article + plural nisba
+    ("القطريين", "قطريين"),
+    ("كما", "كما"),                   # too short to hold a clitic: not ك + ما
     ("للولايات", "ولايات"),           # لل = ل + ال
     ("وبالاتفاقيه", "اتفاقيه"),
-    ("الامريكيون", "امريكي"),
+    ("الامريكيون", "امريكيون"),
     ("لليبيا", "ليبيا"),
     ("كتاب", "كتاب"),                 # unknown word: left as is
 ])
 def test_arabic_analyse_strips_clitics_only_to_known_words(word, expected):
     assert arabic.analyse(arabic.normalise_word(word), KNOWN) == expected
+
+
+def test_arabic_nisba_forms():
+    assert arabic.nisba_forms("قطري") == ["قطري", "قطريه", "قطريين", "قطريون", "قطريان", "قطريات", "قطريا"]
+    assert arabic.nisba_forms("داعش") == ["داعش"]
 
 
 def test_arabic_analyser_is_memoised_and_consistent():
