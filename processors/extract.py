@@ -212,7 +212,8 @@ def to_event(item: Prepared, segment: Segment, candidate: EventCandidate, doc: D
         realis=candidate.realis,  # type: ignore[arg-type]
         participants=[_participant(item, segment, doc, p) for p in candidate.participants],
         attributes=candidate.attributes, location=_location(item, segment, doc, candidate),
-        event_date=resolve_event_date(segment.text, dates, article.published_at),
+        event_date=resolve_event_date(arabic.fold(segment.text) if item.normalised else segment.text, dates,
+                                      article.published_at),
         evidence=Evidence(sentence=article.text[sentence_start:sentence_end], start=sentence_start,
                           end=sentence_end, trigger=article.text[trigger_start:trigger_end]),
         confidence=candidate.confidence, cameo=cameo, plover=plover,

@@ -4,6 +4,10 @@ News Arabic writes the same word many ways: hamza on or under alef or not at all
 without dots, taa marbuta as haa, optional short vowels and tatweel. Matching is done on one
 normalised form, and the character offsets of the original text are kept so that evidence can be
 quoted exactly.
+
+Two steps: `normalise` removes marks and folds the letters that never change how a word splits;
+`lexicon_form` then removes clitics and the article and folds the alef forms last, because a
+hamzated alef is part of the word (إلكتروني, ألمانيا) while a plain one may start the article.
 """
 
 from __future__ import annotations
@@ -12,23 +16,23 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Collection
 
-# One-to-one letter folding (keeps offsets): alef forms -> alef, alef maqsura -> yaa,
-# taa marbuta -> haa, hamza on waw/yaa -> waw/yaa, Persian/Urdu letters seen in Arabic news.
-_FOLD = str.maketrans({
-    "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ؤ": "و", "ئ": "ي",
-    "ی": "ي", "ک": "ك", "ە": "ه", "٠": "0", "١": "1", "٢": "2", "٣": "3", "٤": "4",
-    "٥": "5", "٦": "6", "٧": "7", "٨": "8", "٩": "9",
-})
+# One-to-one letter folding (keeps offsets): alef maqsura -> yaa, taa marbuta -> haa, hamza on
+# waw/yaa -> waw/yaa, Persian/Urdu letters seen in Arabic news, Arabic-Indic digits.
+_FOLD_LETTERS = {
+    "ى": "ي", "ة": "ه", "ؤ": "و", "ئ": "ي", "ی": "ي", "ک": "ك", "ە": "ه", "٠": "0", "١": "1",
+    "٢": "2", "٣": "3", "٤": "4", "٥": "5", "٦": "6", "٧": "7", "٨": "8", "٩": "9",
+}
+_FOLD_ALEF = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا"})
+_FOLD_LETTERS_ONLY = str.maketrans(_FOLD_LETTERS)
+_FOLD_ALL = str.maketrans(_FOLD_LETTERS | {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا"})
 # Removed characters: harakat, superscript alef, Quranic marks, tatweel, bidi and zero-width marks.
 _DELETE = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640"
                      "\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
-# Proclitics that attach to a noun or verb in writing, longest first. Conjunction (و ف),
-# prepositions (ب ل ك), the article (ال) and their combinations.
-PROCLITICS: tuple[str, ...] = (
-    "وبال", "فبال", "وكال", "فكال", "وال", "فال", "بال", "كال", "ولل", "فلل", "لل",
-    "وب", "فب", "ول", "فل", "وك", "فك", "ال", "و", "ف", "ب", "ل", "ك",
-)
+# Proclitics written attached to the next word: conjunctions, then prepositions, then the article.
+CONJUNCTIONS: tuple[str, ...] = ("و", "ف")
+PREPOSITIONS: tuple[str, ...] = ("ب", "ل", "ك")
+ARTICLE = "ال"
 # What a nisba adjective (قطري) adds for feminine, plural, dual and the accusative, normalised.
 NISBA_SUFFIXES: tuple[str, ...] = ("", "ه", "ين", "ون", "ان", "ات", "ا")
 # A clitic is only split off when at least this many letters remain (كما is not ك + ما).
@@ -36,8 +40,8 @@ _MIN_STEM = 3
 
 
 def fold(text: str) -> str:
-    """Return `text` with letter variants folded one to one (same length, same offsets)."""
-    return text.translate(_FOLD)
+    """Return `text` with every letter variant folded, alef forms included (same length and offsets)."""
+    return text.translate(_FOLD_ALL)
 
 
 class Normalised:
@@ -63,48 +67,61 @@ class Normalised:
 
 
 def normalise(text: str) -> Normalised:
-    """Return the normalised form of Arabic text (diacritics and tatweel removed, letters folded)."""
+    """Return the normalised form of Arabic text (marks and tatweel removed, letters but alef folded)."""
     deleted = [m.start() for m in _DELETE.finditer(text)]
     stripped = _DELETE.sub("", text) if deleted else text
-    return Normalised(fold(stripped), deleted)
+    return Normalised(stripped.translate(_FOLD_LETTERS_ONLY), deleted)
 
 
 def normalise_word(word: str) -> str:
-    """Return one word normalised (for lexicon entries)."""
-    return fold(_DELETE.sub("", word))
+    """Return one word or phrase normalised like `normalise` (for lexicon entries)."""
+    return _DELETE.sub("", word).translate(_FOLD_LETTERS_ONLY)
+
+
+def lexicon_form(word: str) -> str:
+    """Return the form in which a normalised lexicon word is stored: no article, alef folded."""
+    return strip_article(word).translate(_FOLD_ALEF)
 
 
 def strip_article(word: str) -> str:
-    """Return `word` without the definite article, the form in which lexicon entries are stored."""
-    return word[2:] if word.startswith("ال") and len(word) - 2 >= _MIN_STEM else word
+    """Return `word` without the definite article (when enough of it remains)."""
+    return word[2:] if word.startswith(ARTICLE) and len(word) - 2 >= _MIN_STEM else word
 
 
 def nisba_forms(base: str) -> list[str]:
-    """Return the inflected forms of a normalised nisba adjective (قطري -> قطريه، قطريين …)."""
+    """Return the inflected forms of a nisba adjective (قطري -> قطريه، قطريين …)."""
     return [base + suffix for suffix in NISBA_SUFFIXES] if base.endswith("ي") else [base]
 
 
 def analyse(word: str, known: Collection[str]) -> str:
-    """Return the lexicon form that a normalised word stands for, or the word itself.
+    """Return the lexicon form (article removed) that a normalised word stands for, or its bare form.
 
-    Tries the word as written, without the article, then without each proclitic. Only stems
-    present in `known` count, so a word that merely starts with a clitic letter (بريطانيا,
-    ليبيا) is left whole.
+    Tries the word as written, then without its conjunction and preposition (للهند = ل + الهند),
+    then without the article. Only forms present in `known` count, so a word that merely starts
+    with a clitic letter (بريطانيا) is left whole. Whether the word carried the article is told by
+    `has_article`: a name written with it (الهند) must not match a bare word (هند, a given name).
     """
     for candidate in _candidates(word):
-        if candidate in known:
-            return candidate
-    return strip_article(word)
+        form = candidate.translate(_FOLD_ALEF)
+        if form in known:
+            return form
+    return lexicon_form(word)
+
+
+def has_article(word: str) -> bool:
+    """Return whether a normalised word carries the definite article, after any conjunction/preposition."""
+    return any(c.startswith(ARTICLE) and len(c) - 2 >= _MIN_STEM for c in _candidates(word))
+
+
+def _strip(words: list[str], clitics: tuple[str, ...]) -> list[str]:
+    return [w[len(c):] for w in words for c in clitics if w.startswith(c) and len(w) - len(c) >= _MIN_STEM]
 
 
 def _candidates(word: str) -> list[str]:
-    found = [word, strip_article(word)]
-    for clitic in PROCLITICS:
-        if word.startswith(clitic) and len(word) - len(clitic) >= _MIN_STEM:
-            rest = word[len(clitic):]
-            # "لل" already swallowed the article's alef: لل+دولة = للدولة.
-            found.append(rest if clitic.endswith("لل") else strip_article(rest))
-    return found
+    found = [word, *_strip([word], CONJUNCTIONS)]
+    # "لل" is ل + ال with the article's alef dropped: للهند = ل + الهند.
+    found += _strip(found, PREPOSITIONS) + [ARTICLE + w[2:] for w in found if w.startswith("لل")]
+    return found + [w[2:] for w in found if w.startswith(ARTICLE) and len(w) - 2 >= _MIN_STEM]
 
 
 def make_analyser(known: Collection[str]) -> Callable[[str], str]:

@@ -76,7 +76,7 @@ def arabic_vocabulary(knowledge: Knowledge) -> frozenset[str]:
     phrases = [f for a in knowledge.actor_aliases["ar"] + knowledge.place_aliases["ar"] for f in arabic_alias_forms(a)]
     phrases += [arabic.normalise_word(p) for t in knowledge.triggers["ar"] for p in t.patterns]
     phrases += [arabic.normalise_word(p) for c in knowledge.cues["ar"] for p in c.patterns]
-    return frozenset(arabic.strip_article(w) for phrase in phrases for w in _ARABIC_TOKEN.findall(phrase))
+    return frozenset(arabic.lexicon_form(w) for phrase in phrases for w in _ARABIC_TOKEN.findall(phrase))
 
 
 class ArabicNorms:
@@ -113,7 +113,9 @@ class PhraseRuler:
         self._make_pattern = self._arabic_pattern(nlp) if lang == "ar" else nlp.make_doc
         for kind, aliases in (("actor", knowledge.actor_aliases[lang]), ("place", knowledge.place_aliases[lang])):
             for alias in aliases:
-                key = f"{kind}|{alias.entity_id}|{int(alias.demonym)}"
+                article = (lang == "ar" and not alias.demonym
+                           and arabic.normalise_word(alias.text).startswith(arabic.ARTICLE))
+                key = f"{kind}|{alias.entity_id}|{int(alias.demonym)}|{int(article)}"
                 self._labels[key] = (kind, alias)
                 self.names.add(key, self._name_patterns(alias))
         for trigger in knowledge.triggers[lang]:
@@ -125,7 +127,7 @@ class PhraseRuler:
         def make(text: str) -> Doc:
             doc = nlp.make_doc(arabic.normalise_word(text))
             for token in doc:
-                token.norm_ = arabic.strip_article(token.text)
+                token.norm_ = arabic.lexicon_form(token.text)
             return doc
         return make
 
@@ -142,6 +144,12 @@ class PhraseRuler:
         self._labels[key] = label
         self.words.add(key, [self._make_pattern(p) for p in patterns if p.strip()])
 
+    @staticmethod
+    def _article_missing(doc: Doc, start: int, key: str) -> bool:
+        # An Arabic name written with the article (الهند، الرياض) matches only a word that has it:
+        # bare هند and رياض are given names.
+        return key.endswith("|1") and not arabic.has_article(doc[start].text)
+
     def __call__(self, doc: Doc) -> Doc:
         mentions, triggers, cues = [], [], []
         strings = doc.vocab.strings
@@ -151,6 +159,8 @@ class PhraseRuler:
                 triggers.append(TriggerHit(item, start, end))
             elif kind == "cue":
                 cues.append(CueHit(item, start, end))
+            elif self._article_missing(doc, start, strings[match_id]):
+                continue
             else:
                 entity = self.knowledge.entities[item.entity_id]
                 mentions.append(Mention(entity, start, end, item.demonym, kind == "place"))

@@ -31,7 +31,7 @@ class DateRules:
 
 def _values(dates: dict[str, dict[str, Any]], key: str, lang: str) -> dict[str, int]:
     raw = (dates.get(key) or {}).get("values", {})
-    fold = arabic.normalise_word if lang == "ar" else str.lower
+    fold = (lambda w: arabic.fold(arabic.normalise_word(w))) if lang == "ar" else str.lower
     return {fold(k): int(v) for k, v in raw.items()}
 
 

@@ -106,8 +106,11 @@ def _entity(record: dict[str, Any]) -> Entity:
 
 
 def _aliases(record: dict[str, Any], lang: str) -> list[Alias]:
-    names = [record.get(f"name_{lang}"), *record.get(f"aliases_{lang}", [])]
-    found = [Alias(text=n, entity_id=record["id"]) for n in names if n]
+    # Ambiguous forms (Arabic مالي "financial", English "Chad") need context this matcher does not
+    # model, so they are left out, even when they are the display name.
+    ambiguous = set(record.get(f"ambiguous_aliases_{lang}", []))
+    names = dict.fromkeys([record.get(f"name_{lang}"), *record.get(f"aliases_{lang}", [])])
+    found = [Alias(text=n, entity_id=record["id"]) for n in names if n and n not in ambiguous]
     found += [Alias(text=d, entity_id=record["id"], demonym=True) for d in record.get(f"demonyms_{lang}", []) if d]
     return found
 

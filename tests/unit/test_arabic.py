@@ -6,9 +6,8 @@ from processors.nlp import arabic
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
-    ("أمْنِيّاً", "امنيا"),          # hamza on alef, harakat, tanwin
-    ("إيران", "ايران"),
-    ("آلاف", "الاف"),
+    ("أمْنِيّاً", "أمنيا"),          # harakat and tanwin go; hamza stays until lexicon_form
+    ("إيران", "إيران"),
     ("مصطفى", "مصطفي"),             # alef maqsura
     ("الدولة", "الدوله"),            # taa marbuta
     ("بـ\"داعش\"", "ب\"داعش\""),     # tatweel
@@ -17,6 +16,17 @@ from processors.nlp import arabic
 ])
 def test_arabic_normalise_word(raw, expected):
     assert arabic.normalise_word(raw) == expected
+
+
+@pytest.mark.parametrize(("word", "expected"), [
+    ("أمنيا", "امنيا"),
+    ("الإلكترونية", "الكترونيه"),   # the article goes, then the hamza: same form as إلكترونية
+    ("إلكترونيه", "الكترونيه"),
+    ("ألمانيا", "المانيا"),          # a hamzated alef is not the article
+    ("الاتفاقيه", "اتفاقيه"),
+])
+def test_arabic_lexicon_form(word, expected):
+    assert arabic.lexicon_form(arabic.normalise_word(word)) == expected
 
 
 def test_arabic_normalise_keeps_original_offsets():
@@ -31,7 +41,7 @@ def test_arabic_normalise_keeps_original_offsets():
 
 
 KNOWN = {"قطر", "قطري", "قطريين", "بريطاني", "بريطانيه", "بريطانيين", "بريطانيا", "ولايات", "متحده", "دوله",
-         "ليبيا", "امريكيون", "اتفاقيه", "ما"}
+         "ليبيا", "امريكيون", "اتفاقيه", "ما", "هند"}
 
 
 @pytest.mark.parametrize(("word", "expected"), [
@@ -42,6 +52,7 @@ KNOWN = {"قطر", "قطري", "قطريين", "بريطاني", "بريطاني
     ("القطريين", "قطريين"),
     ("كما", "كما"),                   # too short to hold a clitic: not ك + ما
     ("للولايات", "ولايات"),           # لل = ل + ال
+    ("والهند", "هند"),
     ("وبالاتفاقيه", "اتفاقيه"),
     ("الامريكيون", "امريكيون"),
     ("لليبيا", "ليبيا"),
@@ -49,6 +60,14 @@ KNOWN = {"قطر", "قطري", "قطريين", "بريطاني", "بريطاني
 ])
 def test_arabic_analyse_strips_clitics_only_to_known_words(word, expected):
     assert arabic.analyse(arabic.normalise_word(word), KNOWN) == expected
+
+
+@pytest.mark.parametrize(("word", "expected"), [
+    ("الهند", True), ("والهند", True), ("بالهند", True), ("للهند", True), ("وللهند", True),
+    ("هند", False), ("وهند", False), ("الف", False),
+])
+def test_arabic_has_article_after_clitics(word, expected):
+    assert arabic.has_article(word) is expected
 
 
 def test_arabic_nisba_forms():

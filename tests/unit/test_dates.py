@@ -27,7 +27,7 @@ PUBLISHED = datetime(2022, 6, 22)  # a Wednesday
 ])
 def test_dates_resolve(lang, sentence, expected):
     rules = compile_date_rules(load_knowledge().dates[lang], lang)
-    text = arabic.normalise_word(sentence) if lang == "ar" else sentence
+    text = arabic.fold(arabic.normalise_word(sentence)) if lang == "ar" else sentence
     assert resolve_event_date(text, rules, PUBLISHED) == expected
 
 
