@@ -41,13 +41,26 @@ class RejectedArticle(ValueError):
         self.reason = reason
 
 
+SENTENCE_JOINER = "\n"
+
+
 @dataclass(frozen=True)
 class Segment:
-    """A sentence selected for the pipeline: its text as the pipeline sees it and where it lies."""
+    """The sentences of one article selected for the pipeline, joined into the text of one Doc.
+
+    `starts[i]` is where sentence i begins in that text and `offsets[i]` where it begins in the
+    (normalised) article text; one Doc per article keeps spaCy's per-Doc overhead off the hot path.
+    """
 
     article_index: int
     text: str
-    start: int  # offset of `text` in the (normalised) article text
+    starts: tuple[int, ...]
+    offsets: tuple[int, ...]
+    lengths: tuple[int, ...]
+
+    def to_article(self, sentence: int, char: int) -> int:
+        """Return the article offset of character `char` of the Doc, which lies in `sentence`."""
+        return self.offsets[sentence] + char - self.starts[sentence]
 
 
 @dataclass
@@ -90,7 +103,7 @@ class Extractor:
         self.pipelines = pipelines
         self.knowledge = knowledge
         self.max_chars = max_chars
-        self._first_words = {lang: self._trigger_first_words(lang) for lang in pipelines}
+        self._key_words = {lang: self._trigger_key_words(lang) for lang in pipelines}
         self._dates = {lang: compile_date_rules(knowledge.dates[lang], lang) for lang in pipelines}
 
     @classmethod
@@ -104,14 +117,17 @@ class Extractor:
             return self.pipelines["ar"].get_pipe("norms").analyse
         return str.lower
 
-    def _trigger_first_words(self, lang: str) -> frozenset[str]:
+    def _trigger_key_words(self, lang: str) -> frozenset[str]:
+        # One word per trigger pattern, the longest (the rarest, usually: "strike" of "air strike"):
+        # a sentence without any of them cannot hold a trigger and never reaches spaCy.
         analyse = self._analyse(lang)
         words = set()
         for trigger in self.knowledge.triggers[lang]:
             for pattern in trigger.patterns:
                 text = arabic.normalise_word(pattern) if lang == "ar" else pattern
-                first = _WORD.findall(text)[:1]
-                words.update(analyse(w) for w in first)
+                tokens = _WORD.findall(text)
+                if tokens:
+                    words.add(analyse(max(tokens, key=len)))
         return frozenset(words)
 
     def extract(self, article: Article) -> list[Event]:
@@ -135,7 +151,7 @@ class Extractor:
         candidates: dict[int, list[tuple[Segment, EventCandidate, Doc]]] = {}
         for lang, nlp in self.pipelines.items():
             segments = list(self._segments(prepared, lang))
-            docs = nlp.pipe(s.text for s in segments)
+            docs = nlp.pipe(_make_doc(nlp, s) for s in segments)
             for segment, doc in zip(segments, docs, strict=True):
                 for candidate in doc._.events:
                     candidates.setdefault(segment.article_index, []).append((segment, candidate, doc))
@@ -147,41 +163,57 @@ class Extractor:
         return results
 
     def _segments(self, prepared: list[Prepared | None], lang: str) -> Iterator[Segment]:
-        first_words = self._first_words[lang]
+        key_words = self._key_words[lang]
         analyse = self._analyse(lang)
         abbreviations = self.knowledge.abbreviations if lang == "en" else frozenset()
         for index, item in enumerate(prepared):
             if item is None or item.language != lang:
                 continue
-            for start, end in split_sentences(item.text, abbreviations):
-                sentence = item.text[start:end]
-                if any(analyse(w) in first_words for w in _WORD.findall(sentence)):
-                    yield Segment(index, sentence, start)
+            chosen = [(start, end) for start, end in split_sentences(item.text, abbreviations)
+                      if any(analyse(w) in key_words for w in _WORD.findall(item.text[start:end]))]
+            if chosen:
+                yield _segment(index, item.text, chosen)
+
+
+def _segment(index: int, text: str, spans: list[tuple[int, int]]) -> Segment:
+    starts, position = [], 0
+    for start, end in spans:
+        starts.append(position)
+        position += end - start + len(SENTENCE_JOINER)
+    joined = SENTENCE_JOINER.join(text[start:end] for start, end in spans)
+    return Segment(index, joined, tuple(starts), tuple(s for s, _ in spans), tuple(e - s for s, e in spans))
+
+
+def _make_doc(nlp: Language, segment: Segment) -> Doc:
+    doc = nlp.make_doc(segment.text)
+    doc.user_data["sentence_starts"] = segment.starts
+    return doc
 
 
 def _original(item: Prepared, offset: int) -> int:
     return item.normalised.original_offset(offset) if item.normalised else offset
 
 
-def _span(item: Prepared, segment: Segment, doc: Doc, start: int, end: int) -> tuple[int, int]:
-    begin = segment.start + doc[start].idx
-    finish = segment.start + doc[end - 1].idx + len(doc[end - 1].text)
+def _span(item: Prepared, segment: Segment, doc: Doc, sentence: int, start: int, end: int) -> tuple[int, int]:
+    begin = segment.to_article(sentence, doc[start].idx)
+    finish = segment.to_article(sentence, doc[end - 1].idx + len(doc[end - 1].text))
     return _original(item, begin), _original(item, finish - 1) + 1
 
 
-def _participant(item: Prepared, segment: Segment, doc: Doc, candidate: Any) -> Participant:
-    start, end = _span(item, segment, doc, candidate.start, candidate.end)
+def _participant(item: Prepared, segment: Segment, doc: Doc, sentence: int, candidate: Any) -> Participant:
+    start, end = _span(item, segment, doc, sentence, candidate.start, candidate.end)
     entity = candidate.entity
     return Participant(name=item.article.text[start:end], canonical=entity.id, kind=entity.kind,
                        role=candidate.role, name_en=entity.name_en, name_ar=entity.name_ar)
 
 
-def _location(item: Prepared, segment: Segment, doc: Doc, candidate: EventCandidate) -> Location | None:
+def _location(candidate: EventCandidate) -> Location | None:
     place = candidate.location
     if place is None:
         return None
     entity = place.entity
-    return Location(name=entity.name_en, country=entity.country, lat=entity.lat, lon=entity.lon)
+    country = entity.id if entity.kind == "country" else entity.country
+    return Location(name=entity.name_en, country=country, lat=entity.lat, lon=entity.lon)
 
 
 def _codes(knowledge: Knowledge, event_type: str, attributes: dict[str, Any]) -> tuple[str, str]:
@@ -202,17 +234,20 @@ def to_event(item: Prepared, segment: Segment, candidate: EventCandidate, doc: D
              dates: DateRules) -> Event:
     """Return the schema Event of a sentence-level candidate, with offsets in the original text."""
     article = item.article
-    sentence_start = _original(item, segment.start)
-    sentence_end = _original(item, segment.start + len(segment.text) - 1) + 1
-    trigger_start, trigger_end = _span(item, segment, doc, candidate.trigger.start, candidate.trigger.end)
+    sentence = candidate.sentence
+    offset = segment.offsets[sentence]
+    sentence_start = _original(item, offset)
+    sentence_end = _original(item, offset + segment.lengths[sentence] - 1) + 1
+    sentence_text = item.text[offset:offset + segment.lengths[sentence]]
+    trigger_start, trigger_end = _span(item, segment, doc, sentence, candidate.trigger.start, candidate.trigger.end)
     cameo, plover = _codes(knowledge, candidate.event_type, candidate.attributes)
     return Event(
         event_id=event_id(article.id, candidate.event_type, trigger_start),
         article_id=article.id, event_type=candidate.event_type,  # type: ignore[arg-type]
         realis=candidate.realis,  # type: ignore[arg-type]
-        participants=[_participant(item, segment, doc, p) for p in candidate.participants],
-        attributes=candidate.attributes, location=_location(item, segment, doc, candidate),
-        event_date=resolve_event_date(arabic.fold(segment.text) if item.normalised else segment.text, dates,
+        participants=[_participant(item, segment, doc, sentence, p) for p in candidate.participants],
+        attributes=candidate.attributes, location=_location(candidate),
+        event_date=resolve_event_date(arabic.fold(sentence_text) if item.normalised else sentence_text, dates,
                                       article.published_at),
         evidence=Evidence(sentence=article.text[sentence_start:sentence_end], start=sentence_start,
                           end=sentence_end, trigger=article.text[trigger_start:trigger_end]),

@@ -11,10 +11,14 @@ logic itself is in processors.nlp.events (plain functions over the hits).
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from pathlib import Path
 from typing import Any
 
+import numpy
+from spacy.attrs import NORM, ORTH
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
@@ -22,7 +26,15 @@ from spacy.util import registry
 from spacy.vocab import Vocab
 
 from processors.nlp import arabic
-from processors.nlp.events import CueHit, Mention, TriggerHit, build_events, resolve_overlaps
+from processors.nlp.events import (
+    ORGANISED_KINDS,
+    CueHit,
+    Mention,
+    TriggerHit,
+    build_events,
+    requirements_met,
+    resolve_overlaps,
+)
 from processors.nlp.knowledge import KNOWLEDGE_DIR, Alias, Entity, Knowledge, load_knowledge
 
 for _name in ("mentions", "triggers", "cues", "events"):
@@ -30,8 +42,18 @@ for _name in ("mentions", "triggers", "cues", "events"):
         Doc.set_extension(_name, default=None)
 
 _ARABIC_TOKEN = re.compile(r"\w+|[^\w\s]")
+_words = _ARABIC_TOKEN.findall
 # Punctuation that ends a clause: a marker word (against, ضد) does not reach across it. Quotes do not.
-CLAUSE_BREAKS = frozenset(".,;:!?()[]،؛؟…")
+CLAUSE_BREAKS = frozenset([*".,;:!?()[]،؛؟…", "\n"])
+
+
+def sentence_spans(doc: Doc) -> list[tuple[int, int]]:
+    """Return the token spans of the sentences a Doc holds (extract joins an article's trigger
+    sentences into one Doc and records where each starts in `doc.user_data`)."""
+    starts = doc.user_data.get("sentence_starts") or (0,)
+    firsts = [doc.char_span(c, c + 1, alignment_mode="expand") for c in starts]
+    bounds = [span.start if span is not None else len(doc) for span in firsts] + [len(doc)]
+    return list(itertools.pairwise(bounds))
 
 
 class RegexTokenizer:
@@ -86,8 +108,12 @@ class ArabicNorms:
         self.analyse = arabic.make_analyser(arabic_vocabulary(knowledge))
 
     def __call__(self, doc: Doc) -> Doc:
-        for token in doc:
-            token.norm_ = self.analyse(token.text)
+        if len(doc):
+            add = doc.vocab.strings.add
+            # One array write instead of a Python attribute set per token (the pipeline's hot loop).
+            norms = numpy.fromiter((add(self.analyse(w)) for w in doc.text.split() for w in _words(w)),
+                                   dtype="uint64", count=len(doc))
+            doc.from_array([NORM], norms.reshape(-1, 1))
         return doc
 
 
@@ -165,7 +191,7 @@ class PhraseRuler:
                 entity = self.knowledge.entities[item.entity_id]
                 mentions.append(Mention(entity, start, end, item.demonym, kind == "place"))
         doc._.mentions = resolve_overlaps(mentions)
-        doc._.triggers = resolve_overlaps(triggers)
+        doc._.triggers = triggers  # overlaps are resolved once requirements are known (events.py)
         doc._.cues = cues
         return doc
 
@@ -190,18 +216,32 @@ class NamedEntityFallback:
         self.trigger_labels = set(trigger_labels)
         self.entity_labels = set(entity_labels)
 
+    def _needed(self, triggers: list[TriggerHit], cues: list[CueHit], mentions: list[Mention]) -> bool:
+        # Only when a trigger of the configured types really fires and no organisation that the
+        # gazetteers know is there to be its party.
+        if any(m.entity.kind in ORGANISED_KINDS for m in mentions):
+            return False
+        return any(t.trigger.label in self.trigger_labels and requirements_met(t, cues, mentions) for t in triggers)
+
     def __call__(self, doc: Doc) -> Doc:
-        if not any(t.trigger.label in self.trigger_labels for t in doc._.triggers or []):
+        if not doc._.triggers:
             return doc
-        taken = {i for m in doc._.mentions or [] for i in range(m.start, m.end)}
         found = list(doc._.mentions or [])
-        for ent in self.ner(doc.text).ents:
-            span = doc.char_span(ent.start_char, ent.end_char, alignment_mode="expand")
-            if ent.label_ not in self.entity_labels or span is None or taken & set(range(span.start, span.end)):
+        spans = sentence_spans(doc)
+        for (start, end), hits in zip(spans, _by_sentence(spans, doc._.triggers, doc._.cues or [], found),
+                                      strict=True):
+            if not self._needed(*hits):
                 continue
-            name = ent.text.removeprefix("the ").removeprefix("The ")
-            entity = Entity(id=name, kind="organisation", name_en=name, name_ar=name)
-            found.append(Mention(entity, span.start, span.end))
+            taken = {i for m in found for i in range(m.start, m.end)}
+            sentence = doc[start:end]
+            for ent in self.ner(sentence.text).ents:
+                span = doc.char_span(sentence.start_char + ent.start_char, sentence.start_char + ent.end_char,
+                                     alignment_mode="expand")
+                if ent.label_ not in self.entity_labels or span is None or taken & set(range(span.start, span.end)):
+                    continue
+                name = ent.text.removeprefix("the ").removeprefix("The ")
+                entity = Entity(id=name, kind="organisation", name_en=name, name_ar=name)
+                found.append(Mention(entity, span.start, span.end))
         doc._.mentions = resolve_overlaps(found)
         return doc
 
@@ -220,15 +260,34 @@ def make_named_entities(nlp: Language, name: str, model: str, trigger_labels: li
 class EventBuilder:
     """Turn the hits of a sentence into event candidates."""
 
-    def __init__(self, settings: dict[str, Any], knowledge: Knowledge):
+    def __init__(self, vocab: Vocab, settings: dict[str, Any], knowledge: Knowledge):
         self.settings = settings
         self.entities = knowledge.entities
+        self.break_ids = numpy.array([vocab.strings.add(c) for c in CLAUSE_BREAKS], dtype="uint64")
 
     def __call__(self, doc: Doc) -> Doc:
-        breaks = frozenset(t.i for t in doc if t.text in CLAUSE_BREAKS)
-        doc._.events = build_events(doc._.triggers or [], doc._.cues or [], doc._.mentions or [],
-                                    self.settings, self.entities, breaks)
+        doc._.events = []
+        if not doc._.triggers:
+            return doc
+        orth = doc.to_array(ORTH)
+        breaks = frozenset(numpy.flatnonzero(numpy.isin(orth, self.break_ids)).tolist())
+        buckets = _by_sentence(sentence_spans(doc), doc._.triggers, doc._.cues or [], doc._.mentions or [])
+        for index, (triggers, cues, mentions) in enumerate(buckets):
+            if triggers:
+                for event in build_events(triggers, cues, mentions, self.settings, self.entities, breaks):
+                    event.sentence = index
+                    doc._.events.append(event)
         return doc
+
+
+def _by_sentence(spans: list[tuple[int, int]], *groups: list[Any]) -> list[tuple[list[Any], ...]]:
+    """Return, for each sentence span, the hits of each group that start inside it."""
+    firsts = [start for start, _ in spans]
+    buckets: list[tuple[list[Any], ...]] = [tuple([] for _ in groups) for _ in spans]
+    for g, group in enumerate(groups):
+        for hit in group:
+            buckets[bisect.bisect_right(firsts, hit.start) - 1][g].append(hit)
+    return buckets
 
 
 @Language.factory("marsad_event_builder_v1",
@@ -238,7 +297,7 @@ class EventBuilder:
 def make_event_builder(nlp: Language, name: str, knowledge_dir: str, marker_window: int,
                        modifier_window: int, min_confidence: float) -> EventBuilder:
     """Build the event assembler with its thresholds from the config."""
-    del nlp, name
+    del name
     settings = {"marker_window": marker_window, "modifier_window": modifier_window,
                 "min_confidence": min_confidence}
-    return EventBuilder(settings, _knowledge(knowledge_dir))
+    return EventBuilder(nlp.vocab, settings, _knowledge(knowledge_dir))

@@ -16,6 +16,7 @@ REALIS_ORDER = ("negated", "planned", "generic")
 ORGANISED_KINDS = ("organisation", "agency", "company")
 ATTACKER_KINDS = ("group", "armed_group")
 STATE_BACKED_KINDS = ("agency", "person")
+PLACE_MARKER_WINDOW = 2
 
 
 class Spanned(Protocol):
@@ -68,6 +69,7 @@ class EventCandidate:
     attributes: dict[str, Any] = field(default_factory=dict)
     location: Mention | None = None
     confidence: float = 0.0
+    sentence: int = 0
 
 
 S = TypeVar("S", bound=Spanned)
@@ -75,6 +77,8 @@ S = TypeVar("S", bound=Spanned)
 
 def resolve_overlaps(hits: list[S]) -> list[S]:
     """Return the hits without overlaps, longest first, then actors before places; sorted by start."""
+    if len(hits) < 2:
+        return hits
     chosen: list[S] = []
     taken: set[int] = set()
     ranked = sorted(hits, key=lambda h: (-(h.end - h.start), getattr(h, "is_place", False), h.start))
@@ -90,11 +94,12 @@ def _applies(cue: CueHit, event_type: str) -> bool:
 
 
 def _near(cue: CueHit, trigger: TriggerHit, default_window: int) -> bool:
+    # `window` counts the tokens from the cue to the trigger: 1 means the very next token.
     window = cue.cue.window or default_window
     if cue.cue.scope == "before":
-        return cue.end <= trigger.start and trigger.start - cue.end <= window
+        return cue.end <= trigger.start and trigger.start - cue.end < window
     if cue.cue.scope == "after":
-        return cue.start >= trigger.end and cue.start - trigger.end <= window
+        return cue.start >= trigger.end and cue.start - trigger.end < window
     return True
 
 
@@ -122,7 +127,7 @@ def _marked(mention: Mention, cues: list[CueHit], label: str, window: int, event
             breaks: frozenset[int]) -> bool:
     # A marker governs the name that follows it within the same clause (no punctuation between).
     return any(c.cue.label == label and _applies(c, event_type) and c.end <= mention.start
-               and mention.start - c.end <= window and breaks.isdisjoint(range(c.end, mention.start))
+               and mention.start - c.end < window and breaks.isdisjoint(range(c.end, mention.start))
                for c in cues)
 
 
@@ -163,6 +168,10 @@ def participants_of(event_type: str, mentions: list[Mention], cues: list[CueHit]
     organised = [m for m in actors if m.entity.kind in ORGANISED_KINDS and m.entity.country]
     found: dict[str, tuple[ParticipantCandidate, bool]] = {}
     for mention in actors:
+        # "in Syria", "في أفغانستان": a country named as where something happened is a place.
+        if mention.entity.kind == "country" and not mention.demonym and _marked(
+                mention, cues, "place_marker", PLACE_MARKER_WINDOW, event_type, breaks):
+            continue
         # "شركة النفط السعودية أرامكو", "Saudi Aramco": a country adjective next to one of its own
         # organisations describes the organisation; it is not a party of its own.
         if mention.demonym and any(o.entity.country == mention.entity.id and abs(o.start - mention.start)
@@ -211,11 +220,13 @@ def build_events(triggers: list[TriggerHit], cues: list[CueHit], mentions: list[
                  settings: dict[str, Any], entities: dict[str, Entity],
                  breaks: frozenset[int] = frozenset()) -> list[EventCandidate]:
     """Return the event candidates of one sentence; `breaks` are the token positions of punctuation."""
-    places = [m for m in mentions if m.is_place]
+    places = [m for m in mentions if m.is_place] or [
+        m for m in mentions if m.entity.kind == "country" and not m.demonym
+        and _marked(m, cues, "place_marker", PLACE_MARKER_WINDOW, "", breaks)]
     events = []
-    for trigger in triggers:
-        if not requirements_met(trigger, cues, mentions):
-            continue
+    # Requirements first: "هجوم" is both a cyber and a military trigger, and the one whose context
+    # is missing must not shadow the other.
+    for trigger in resolve_overlaps([t for t in triggers if requirements_met(t, cues, mentions)]):
         event_type = trigger.trigger.label
         realis = realis_of(trigger, cues, settings["marker_window"])
         participants = participants_of(event_type, mentions, cues, settings, entities, breaks)
