@@ -11,12 +11,13 @@ import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from spacy.language import Language
 from spacy.tokens import Doc
 
 from processors.nlp import arabic
+from processors.nlp.components import ArabicNorms
 from processors.nlp.dates import DateRules, compile_date_rules, resolve_event_date
 from processors.nlp.events import EventCandidate
 from processors.nlp.knowledge import Knowledge, load_knowledge
@@ -114,7 +115,7 @@ class Extractor:
 
     def _analyse(self, lang: str) -> Any:
         if lang == "ar":
-            return self.pipelines["ar"].get_pipe("norms").analyse
+            return cast(ArabicNorms, self.pipelines["ar"].get_pipe("norms")).analyse
         return str.lower
 
     def _trigger_key_words(self, lang: str) -> frozenset[str]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from elastic_transport import HttpHeaders, Urllib3HttpNode
+from elastic_transport._node import NodeApiResponse
+from elastic_transport.client_utils import DEFAULT, DefaultType
 from elasticsearch import Elasticsearch
 
 from processors.settings import Settings
@@ -21,14 +23,15 @@ class PlainJsonNode(Urllib3HttpNode):
     """Compatibility layer for osmem-server: rewrite the versioned media type to application/json."""
 
     def perform_request(self, method: str, target: str, body: bytes | None = None,
-                        headers: HttpHeaders | None = None, **kwargs: Any) -> Any:
+                        headers: HttpHeaders | None = None,
+                        request_timeout: DefaultType | float | None = DEFAULT) -> NodeApiResponse:
         if headers is not None:
             headers = headers.copy()
             for name in ("accept", "content-type"):
                 value = headers.get(name)
                 if value and value.startswith(_COMPAT_MEDIA_TYPE):
                     headers[name] = "application/x-ndjson" if "ndjson" in value else "application/json"
-        return super().perform_request(method, target, body=body, headers=headers, **kwargs)
+        return super().perform_request(method, target, body=body, headers=headers, request_timeout=request_timeout)
 
 
 def client_options(settings: Settings) -> dict[str, Any]:

@@ -119,7 +119,7 @@ class ArabicNorms:
             # One array write instead of a Python attribute set per token (the pipeline's hot loop).
             norms = numpy.fromiter((add(self.analyse(w)) for w in self.tokens.findall(doc.text)),
                                    dtype="uint64", count=len(doc))
-            doc.from_array([NORM], norms.reshape(-1, 1))
+            doc.from_array([NORM], norms.reshape(-1, 1))  # type: ignore[arg-type]
         return doc
 
 
@@ -208,7 +208,7 @@ class PhraseRuler:
 def make_phrase_ruler(nlp: Language, name: str, knowledge_dir: str, use_ambiguous: bool) -> PhraseRuler:
     """Build the phrase ruler for the pipeline's language."""
     del name
-    return PhraseRuler(nlp, _knowledge(knowledge_dir), nlp.lang, use_ambiguous)
+    return PhraseRuler(nlp, _knowledge(knowledge_dir), nlp.lang or "", use_ambiguous)
 
 
 class NamedEntityFallback:

@@ -20,8 +20,11 @@ PLACE_MARKER_WINDOW = 2
 
 
 class Spanned(Protocol):
-    start: int
-    end: int
+    @property
+    def start(self) -> int: ...
+
+    @property
+    def end(self) -> int: ...
 
 
 @dataclass(frozen=True)
