@@ -80,7 +80,15 @@ def _no_args(p: argparse.ArgumentParser) -> None:
 
 # name -> ("module:function" taking (args, settings) and returning an exit code, help, argument builder).
 # Add a subcommand by writing its builder above and one line here.
+def _demo_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dir", default=".stack", help="local stack state and logs (default: ./.stack)")
+    p.add_argument("--samples", default=None, help="folder of sample articles (default: the bundled samples/)")
+    p.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for the worker (default 180)")
+
+
 COMMANDS: dict[str, tuple[str, str, Builder]] = {
+    "demo": ("processors.demo:run", "the main job on the local stack: ingest the samples, process, print "
+             "the events from the index", _demo_args),
     "extract": ("processors.extract_cli:run", "articles as JSON lines on stdin -> events as JSON lines",
                 _extract_args),
     "alerts": ("processors.alerts_cli:run", "alert channels: send a test alert, list recent alerts, retry",

@@ -260,11 +260,16 @@ def to_event(item: Prepared, segment: Segment, candidate: EventCandidate, doc: D
 
 
 def _same_event(a: Event, b: Event) -> bool:
+    # Two mentions are one event when their parties mostly agree (at least half of the smaller
+    # side is shared) or one names no party at all; a shared name alone (the US in two unrelated
+    # strikes) is not enough, or one long article would chain into one big event.
     if a.event_type != b.event_type or a.realis != b.realis:
         return False
     ids_a = {p.canonical for p in a.participants}
     ids_b = {p.canonical for p in b.participants}
-    return not ids_a or not ids_b or bool(ids_a & ids_b)
+    if not ids_a or not ids_b:
+        return True
+    return 2 * len(ids_a & ids_b) >= min(len(ids_a), len(ids_b))
 
 
 def _merge(kept: Event, other: Event) -> Event:
