@@ -240,11 +240,15 @@ class NamedEntityFallback:
             if not self._needed(*hits):
                 continue
             taken = {i for m in found for i in range(m.start, m.end)}
+            malware_words = {c.start for c in doc._.cues or [] if c.cue.label == "cyber_context"} | {
+                t.start for t in doc._.triggers if t.trigger.label == "cyberattack"}
             sentence = doc[start:end]
             for ent in self.ner(sentence.text).ents:
                 span = doc.char_span(sentence.start_char + ent.start_char, sentence.start_char + ent.end_char,
                                      alignment_mode="expand")
                 if ent.label_ not in self.entity_labels or span is None or taken & set(range(span.start, span.end)):
+                    continue
+                if span.end in malware_words:  # "SamSam ransomware", "WannaCry attack": a malware's name
                     continue
                 name = ent.text.removeprefix("the ").removeprefix("The ")
                 entity = Entity(id=name, kind="organisation", name_en=name, name_ar=name)
@@ -299,12 +303,12 @@ def _by_sentence(spans: list[tuple[int, int]], *groups: list[Any]) -> list[tuple
 
 @Language.factory("marsad_event_builder_v1",
                   default_config={"knowledge_dir": "", "marker_window": 4, "modifier_window": 3,
-                                  "min_confidence": 0.3},
+                                  "victim_window": 8, "min_confidence": 0.3},
                   assigns=["doc._.events"])
 def make_event_builder(nlp: Language, name: str, knowledge_dir: str, marker_window: int,
-                       modifier_window: int, min_confidence: float) -> EventBuilder:
+                       modifier_window: int, victim_window: int, min_confidence: float) -> EventBuilder:
     """Build the event assembler with its thresholds from the config."""
     del name
     settings = {"marker_window": marker_window, "modifier_window": modifier_window,
-                "min_confidence": min_confidence}
+                "victim_window": victim_window, "min_confidence": min_confidence}
     return EventBuilder(nlp.vocab, settings, _knowledge(knowledge_dir))

@@ -139,8 +139,14 @@ def _next_to(mention: Mention, cues: list[CueHit], label: str, window: int) -> b
                for c in cues)
 
 
-def _role(event_type: str, mention: Mention, cues: list[CueHit], window: int, breaks: frozenset[int]) -> str | None:
+def _distance(mention: Mention, trigger: TriggerHit) -> int:
+    return max(trigger.start - mention.end, mention.start - trigger.end, 0)
+
+
+def _role(event_type: str, mention: Mention, trigger: TriggerHit, cues: list[CueHit], settings: dict[str, Any],
+          breaks: frozenset[int]) -> str | None:
     kind = mention.entity.kind
+    window = settings["marker_window"]
     if event_type == "agreement_signed":
         if _marked(mention, cues, "purpose_marker", window, event_type, breaks) or _marked(
                 mention, cues, "target_marker", window, event_type, breaks):
@@ -150,7 +156,14 @@ def _role(event_type: str, mention: Mention, cues: list[CueHit], window: int, br
         if kind in ATTACKER_KINDS or _marked(mention, cues, "agent_marker", window, event_type, breaks) \
                 or _next_to(mention, cues, "attacker_noun", 2):
             return "attacker"
-        return None if kind == "person" else "target"
+        if kind == "person":
+            return None
+        # Companies and institutions are the usual victims; a state body or a country far from the
+        # attack word is more often the investigator, the regulator or the setting than the target.
+        if kind in ("agency", "country") and _distance(mention, trigger) > settings["victim_window"] and not _marked(
+                mention, cues, "target_marker", window, event_type, breaks):
+            return None
+        return "target"
     if _marked(mention, cues, "target_marker", window, event_type, breaks):
         return "target"
     return "actor"
@@ -164,9 +177,10 @@ def _stands_for_country(entity: Entity, event_type: str, entities: dict[str, Ent
     return None
 
 
-def participants_of(event_type: str, mentions: list[Mention], cues: list[CueHit], settings: dict[str, Any],
+def participants_of(trigger: TriggerHit, mentions: list[Mention], cues: list[CueHit], settings: dict[str, Any],
                     entities: dict[str, Entity], breaks: frozenset[int]) -> list[ParticipantCandidate]:
-    """Return the participants of an event of `event_type` in a sentence, one per entity."""
+    """Return the participants of the event `trigger` announces in a sentence, one per entity."""
+    event_type = trigger.trigger.label
     actors = [m for m in mentions if not m.is_place]
     organised = [m for m in actors if m.entity.kind in ORGANISED_KINDS and m.entity.country]
     found: dict[str, tuple[ParticipantCandidate, bool]] = {}
@@ -180,7 +194,7 @@ def participants_of(event_type: str, mentions: list[Mention], cues: list[CueHit]
         if mention.demonym and any(o.entity.country == mention.entity.id and abs(o.start - mention.start)
                                    <= settings["modifier_window"] for o in organised):
             continue
-        role = _role(event_type, mention, cues, settings["marker_window"], breaks)
+        role = _role(event_type, mention, trigger, cues, settings, breaks)
         if role is None:
             continue
         country = _stands_for_country(mention.entity, event_type, entities)
@@ -232,7 +246,7 @@ def build_events(triggers: list[TriggerHit], cues: list[CueHit], mentions: list[
     for trigger in resolve_overlaps([t for t in triggers if requirements_met(t, cues, mentions)]):
         event_type = trigger.trigger.label
         realis = realis_of(trigger, cues, settings["marker_window"])
-        participants = participants_of(event_type, mentions, cues, settings, entities, breaks)
+        participants = participants_of(trigger, mentions, cues, settings, entities, breaks)
         attributes = dict(trigger.trigger.attributes)
         if event_type == "agreement_signed":
             attributes.setdefault("security", any(c.cue.label == "security_topic" for c in cues))
