@@ -56,8 +56,37 @@ def sentence_spans(doc: Doc) -> list[tuple[int, int]]:
     return list(itertools.pairwise(bounds))
 
 
+def split_words(pattern: re.Pattern[str], text: str) -> tuple[list[str], list[bool]]:
+    """Return the tokens `pattern` finds in `text` and whether a single space follows each.
+
+    As in spaCy, one space after a token is a flag on it and any other white space is a token of
+    its own, so that the Doc's text, and every token offset, is exactly the input's.
+    """
+    words: list[str] = []
+    spaces: list[bool] = []
+    position = 0
+    for match in pattern.finditer(text):
+        _gap(text[position:match.start()], words, spaces)
+        words.append(match.group())
+        spaces.append(False)
+        position = match.end()
+    _gap(text[position:], words, spaces)
+    return words, spaces
+
+
+def _gap(gap: str, words: list[str], spaces: list[bool]) -> None:
+    if not gap:
+        return
+    if words and not spaces[-1] and gap[0] == " ":
+        spaces[-1] = True
+        gap = gap[1:]
+    if gap:
+        words.append(gap)
+        spaces.append(False)
+
+
 class RegexTokenizer:
-    """Split text into the tokens a regular expression finds; white space between them is dropped.
+    """Split text into the tokens a regular expression finds (see `split_words`).
 
     ~3 times faster than spaCy's rule-based tokenizer, which matters on the hot path; quotes and
     brackets glued to words (بـ"داعش") come apart.
@@ -68,10 +97,7 @@ class RegexTokenizer:
         self.pattern = re.compile(pattern)
 
     def __call__(self, text: str) -> Doc:
-        words, spaces = [], []
-        for match in self.pattern.finditer(text):
-            words.append(match.group())
-            spaces.append(match.end() < len(text) and text[match.end()].isspace())
+        words, spaces = split_words(self.pattern, text)
         return Doc(self.vocab, words=words, spaces=spaces)
 
     def to_disk(self, path: Path, **kwargs: Any) -> None:
@@ -117,8 +143,8 @@ class ArabicNorms:
         if len(doc):
             add = doc.vocab.strings.add
             # One array write instead of a Python attribute set per token (the pipeline's hot loop).
-            norms = numpy.fromiter((add(self.analyse(w)) for w in self.tokens.findall(doc.text)),
-                                   dtype="uint64", count=len(doc))
+            words, _ = split_words(self.tokens, doc.text)
+            norms = numpy.fromiter((add(self.analyse(w)) for w in words), dtype="uint64", count=len(doc))
             doc.from_array([NORM], norms.reshape(-1, 1))  # type: ignore[arg-type]
         return doc
 

@@ -128,3 +128,15 @@ def test_extract_mixed_scripts(extractor):
     text = "Breaking: وقعت بريطانيا وقطر اتفاقا أمنيا (security pact) في الدوحة، وفق رويترز."
     events = _actual(_events(extractor, text, None))
     assert [e.event_type for e in events] == ["agreement_signed"]
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_extract_offsets_survive_odd_white_space(extractor, lang):
+    text = {"en": "Officials said  on Monday.\n\n   Turkish jets  carried out airstrikes\tagainst  PKK positions.",
+            "ar": "قال مسؤولون  أمس.\n\n   شنت  طائرات التحالف غارات جوية  على مواقع  الحوثيين."}[lang]
+    events = _actual(_events(extractor, text, lang))
+    assert events
+    for event in events:
+        assert text[event.evidence.start:event.evidence.end] == event.evidence.sentence
+        assert event.evidence.trigger and event.evidence.trigger in event.evidence.sentence
+        assert all(p.name.strip() == p.name and p.name in event.evidence.sentence for p in event.participants)

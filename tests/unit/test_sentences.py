@@ -32,3 +32,13 @@ def test_sentences_long_sentence_is_cut_at_a_clause_mark():
 
 def test_sentences_empty_text():
     assert split_sentences("   \n\n ") == []
+
+
+def test_sentences_regex_tokens_keep_every_offset():
+    import re
+
+    from processors.nlp.components import split_words
+
+    text = "  a  b\tc \n d "
+    words, spaces = split_words(re.compile(r"\w+"), text)
+    assert "".join(w + (" " if s else "") for w, s in zip(words, spaces, strict=True)) == text
