@@ -17,6 +17,7 @@ ORGANISED_KINDS = ("organisation", "agency", "company")
 ATTACKER_KINDS = ("group", "armed_group")
 STATE_BACKED_KINDS = ("agency", "person")
 PLACE_MARKER_WINDOW = 2
+SOURCE_WINDOW = 2
 
 
 class Spanned(Protocol):
@@ -185,6 +186,9 @@ def participants_of(trigger: TriggerHit, mentions: list[Mention], cues: list[Cue
     organised = [m for m in actors if m.entity.kind in ORGANISED_KINDS and m.entity.country]
     found: dict[str, tuple[ParticipantCandidate, bool]] = {}
     for mention in actors:
+        # "Human Rights Watch said", "according to the UN": an organisation quoted is a source.
+        if mention.entity.kind == "organisation" and _is_source(mention, cues, breaks):
+            continue
         # "in Syria", "في أفغانستان": a country named as where something happened is a place.
         if mention.entity.kind == "country" and not mention.demonym and _marked(
                 mention, cues, "place_marker", PLACE_MARKER_WINDOW, event_type, breaks):
@@ -209,6 +213,11 @@ def participants_of(trigger: TriggerHit, mentions: list[Mention], cues: list[Cue
         if kept is None or (explicit and not kept[1]):
             found[entity.id] = (candidate, explicit)
     return _most_specific_targets(event_type, [candidate for candidate, _ in found.values()])
+
+
+def _is_source(mention: Mention, cues: list[CueHit], breaks: frozenset[int]) -> bool:
+    said = any(c.cue.label == "reporting_verb" and 0 <= c.start - mention.end < SOURCE_WINDOW for c in cues)
+    return said or _marked(mention, cues, "source_marker", SOURCE_WINDOW, "", breaks)
 
 
 def _explicit(mention: Mention, role: str, cues: list[CueHit], window: int, event_type: str,
