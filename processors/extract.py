@@ -152,7 +152,7 @@ class Extractor:
         candidates: dict[int, list[tuple[Segment, EventCandidate, Doc]]] = {}
         for lang, nlp in self.pipelines.items():
             segments = list(self._segments(prepared, lang))
-            docs = nlp.pipe(_make_doc(nlp, s) for s in segments)
+            docs = nlp.pipe(_make_doc(nlp, s, _year(prepared[s.article_index])) for s in segments)
             for segment, doc in zip(segments, docs, strict=True):
                 for candidate in doc._.events:
                     candidates.setdefault(segment.article_index, []).append((segment, candidate, doc))
@@ -185,10 +185,16 @@ def _segment(index: int, text: str, spans: list[tuple[int, int]]) -> Segment:
     return Segment(index, joined, tuple(starts), tuple(s for s, _ in spans), tuple(e - s for s, e in spans))
 
 
-def _make_doc(nlp: Language, segment: Segment) -> Doc:
+def _make_doc(nlp: Language, segment: Segment, year: int | None) -> Doc:
     doc = nlp.make_doc(segment.text)
     doc.user_data["sentence_starts"] = segment.starts
+    doc.user_data["year"] = year  # who holds which office depends on when the news was written
     return doc
+
+
+def _year(item: Prepared | None) -> int | None:
+    published = item.article.published_at if item else None
+    return published.year if published else None
 
 
 def _original(item: Prepared, offset: int) -> int:

@@ -311,7 +311,8 @@ class EventBuilder:
         buckets = _by_sentence(sentence_spans(doc), doc._.triggers, doc._.cues or [], doc._.mentions or [])
         for index, (triggers, cues, mentions) in enumerate(buckets):
             if triggers:
-                for event in build_events(triggers, cues, mentions, self.settings, self.entities, breaks):
+                settings = self.settings | {"year": doc.user_data.get("year")}
+                for event in build_events(triggers, cues, mentions, settings, self.entities, breaks):
                     event.sentence = index
                     doc._.events.append(event)
         return doc

@@ -170,12 +170,16 @@ def _role(event_type: str, mention: Mention, trigger: TriggerHit, cues: list[Cue
     return "actor"
 
 
-def _stands_for_country(entity: Entity, event_type: str, entities: dict[str, Entity]) -> Entity | None:
-    # Leaders and state bodies (armies, ministries) act for their country in agreements and
-    # military operations; the country is what monitoring teams filter on.
-    if entity.kind in STATE_BACKED_KINDS and entity.country and event_type != "cyberattack":
-        return entities.get(entity.country)
-    return None
+def _stands_for_country(entity: Entity, event_type: str, entities: dict[str, Entity],
+                        year: int | None) -> Entity | None:
+    # Leaders in office and state bodies (armies, ministries) act for their country in agreements
+    # and military operations; the country is what monitoring teams filter on. A former leader
+    # (Saleh in 2015) speaks for himself.
+    if entity.kind not in STATE_BACKED_KINDS or not entity.country or event_type == "cyberattack":
+        return None
+    if entity.kind == "person" and not entity.in_office(year):
+        return None
+    return entities.get(entity.country)
 
 
 def participants_of(trigger: TriggerHit, mentions: list[Mention], cues: list[CueHit], settings: dict[str, Any],
@@ -189,8 +193,9 @@ def participants_of(trigger: TriggerHit, mentions: list[Mention], cues: list[Cue
         # "Human Rights Watch said", "according to the UN": an organisation quoted is a source.
         if mention.entity.kind == "organisation" and _is_source(mention, cues, breaks):
             continue
-        # "in Syria", "في أفغانستان": a country named as where something happened is a place.
-        if mention.entity.kind == "country" and not mention.demonym and _marked(
+        # "in Syria", "في أفغانستان", "الحدود اليمنية": a country named as where something
+        # happened is a place.
+        if mention.entity.kind == "country" and _marked(
                 mention, cues, "place_marker", PLACE_MARKER_WINDOW, event_type, breaks):
             continue
         # "شركة النفط السعودية أرامكو", "Saudi Aramco": a country adjective next to one of its own
@@ -201,7 +206,7 @@ def participants_of(trigger: TriggerHit, mentions: list[Mention], cues: list[Cue
         role = _role(event_type, mention, trigger, cues, settings, breaks)
         if role is None:
             continue
-        country = _stands_for_country(mention.entity, event_type, entities)
+        country = _stands_for_country(mention.entity, event_type, entities, settings.get("year"))
         entity = country or mention.entity
         if entity.kind == "person":
             continue

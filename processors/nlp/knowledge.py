@@ -32,6 +32,15 @@ class Entity:
     country: str | None = None
     lat: float | None = None
     lon: float | None = None
+    # People: the years of the office in which they speak for their country (None: open).
+    office_from: int | None = None
+    office_to: int | None = None
+
+    def in_office(self, year: int | None) -> bool:
+        """Return whether the person held their office in `year` (unknown year: only if still in office)."""
+        if year is None:
+            return self.office_to is None
+        return (self.office_from or year) <= year <= (self.office_to or year)
 
 
 @dataclass(frozen=True)
@@ -102,7 +111,8 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 def _entity(record: dict[str, Any]) -> Entity:
     return Entity(id=record["id"], kind=record["kind"], name_en=record.get("name_en") or record["id"],
                   name_ar=record.get("name_ar") or record.get("name_en") or record["id"],
-                  country=record.get("country"), lat=record.get("lat"), lon=record.get("lon"))
+                  country=record.get("country"), lat=record.get("lat"), lon=record.get("lon"),
+                  office_from=record.get("from"), office_to=record.get("to"))
 
 
 def _aliases(record: dict[str, Any], lang: str) -> list[Alias]:
