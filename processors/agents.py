@@ -19,7 +19,10 @@ import concurrent.futures
 import logging
 import multiprocessing
 import os
+import signal
 import sys
+import threading
+import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -264,9 +267,28 @@ def _executor(settings: Settings) -> concurrent.futures.Executor:
         # spawn, not fork: the worker already runs threads (faust's consumer and producer).
         return concurrent.futures.ProcessPoolExecutor(
             settings.extract_processes, mp_context=multiprocessing.get_context("spawn"),
-            initializer=load_extractor, initargs=(settings,))
+            initializer=start_extraction_process, initargs=(settings,))
     return concurrent.futures.ThreadPoolExecutor(1, "marsad-extract", initializer=load_extractor,
                                                  initargs=(settings,))
+
+
+def start_extraction_process(settings: Settings) -> None:
+    """Initialise an extraction process: tie its life to the worker's, then load the extractor."""
+    # The worker decides when extraction stops: a Ctrl-C or SIGTERM sent to the whole process group
+    # must not kill a process in the middle of a batch the worker is about to redo or finish.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # A killed worker cannot tell its pool to stop, and the pool's queue never reaches EOF (each
+    # process holds both of its ends): watch for the parent to go away and exit with it.
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="marsad-parent-watch",
+                     daemon=True).start()
+    load_extractor(settings)
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
 
 
 def load_extractor(settings: Settings) -> None:

@@ -289,11 +289,21 @@ def apply_drops(entries: list[Entry]) -> None:
 
 
 def move_curated_ambiguous(entry: Entry) -> None:
-    """Take the entry's own ambiguous forms out of its aliases and demonyms."""
+    """Take the entry's own ambiguous forms out of its aliases and demonyms.
+
+    Compared with the article kept: the engine matches a form written with the article (التركي)
+    only where the text has it, so it is not the ambiguous bare form (تركي, a given name).
+    """
     for lang in ("en", "ar"):
-        bad = {match_key(a, lang) for a in entry.ambiguous[lang]}
+        bad = {exact_key(a, lang) for a in entry.ambiguous[lang]}
         for bucket in (entry.aliases, entry.demonyms):
-            bucket[lang] = [a for a in bucket[lang] if match_key(a, lang) not in bad]
+            bucket[lang] = [a for a in bucket[lang] if exact_key(a, lang) not in bad]
+
+
+def exact_key(text: str, lang: str) -> str:
+    """Return the engine's orthographic normalisation of a form, the article kept."""
+    text = " ".join(text.split())
+    return strip_ar_diacritics(text).translate(AR_LETTERS) if lang == "ar" else text.casefold().replace("’", "'")
 
 
 def resolve_collisions(entries: list[Entry], countries: set[str]) -> list[str]:

@@ -118,15 +118,24 @@ def _knowledge(knowledge_dir: str) -> Knowledge:
     return load_knowledge(Path(knowledge_dir) if knowledge_dir else KNOWLEDGE_DIR)
 
 
-def arabic_alias_forms(alias: Alias) -> list[str]:
-    """Return the normalised surface forms of an Arabic alias (a demonym in all its inflections)."""
+def arabic_alias_forms(alias: Alias) -> list[tuple[str, bool]]:
+    """Return the normalised surface forms of an Arabic alias, each with whether it needs the article.
+
+    A demonym comes in all its nisba inflections. One written with the article (التركي) is so
+    written because its bare form is also a given name (تركي): only that bare form needs the article
+    in the text; التركية, تركية and تركيون are unambiguous.
+    """
     text = arabic.normalise_word(alias.text)
-    return arabic.nisba_forms(arabic.strip_article(text)) if alias.demonym else [text]
+    article = text.startswith(arabic.ARTICLE)
+    if not alias.demonym:
+        return [(text, article)]
+    base = arabic.strip_article(text)
+    return [(form, article and form == base) for form in arabic.nisba_forms(base)]
 
 
 def arabic_vocabulary(knowledge: Knowledge) -> frozenset[str]:
     """Return every word of every Arabic phrase in the knowledge, in lexicon form."""
-    phrases = [f for a in knowledge.actor_aliases["ar"] + knowledge.place_aliases["ar"] for f in arabic_alias_forms(a)]
+    phrases = [f for a in knowledge.actor_aliases["ar"] + knowledge.place_aliases["ar"] for f, _ in arabic_alias_forms(a)]
     phrases += [arabic.normalise_word(p) for t in knowledge.triggers["ar"] for p in t.patterns]
     phrases += [arabic.normalise_word(p) for c in knowledge.cues["ar"] for p in c.patterns]
     return frozenset(arabic.lexicon_form(w) for phrase in phrases for w in _ARABIC_TOKEN.findall(phrase))
@@ -172,11 +181,10 @@ class PhraseRuler:
         self._make_pattern = self._arabic_pattern(nlp) if lang == "ar" else nlp.make_doc
         for kind, aliases in (("actor", knowledge.actor_aliases[lang]), ("place", knowledge.place_aliases[lang])):
             for alias in aliases:
-                article = (lang == "ar" and not alias.demonym
-                           and arabic.normalise_word(alias.text).startswith(arabic.ARTICLE))
-                key = f"{kind}|{alias.entity_id}|{int(alias.demonym)}|{int(article)}"
-                self._labels[key] = (kind, alias)
-                self.names.add(key, self._name_patterns(alias))
+                for article, patterns in self._name_patterns(alias).items():
+                    key = f"{kind}|{alias.entity_id}|{int(alias.demonym)}|{int(article)}"
+                    self._labels[key] = (kind, alias)
+                    self.names.add(key, patterns)
         for trigger in knowledge.triggers[lang]:
             self._add_words(f"trigger|{trigger.id}", ("trigger", trigger), trigger.patterns)
         for cue in knowledge.cues[lang]:
@@ -190,14 +198,18 @@ class PhraseRuler:
             return doc
         return make
 
-    def _name_patterns(self, alias: Alias) -> list[Doc]:
+    def _name_patterns(self, alias: Alias) -> dict[bool, list[Doc]]:
+        """Return the pattern Docs of an alias, grouped by whether they need the Arabic article."""
         text = alias.text
         if self.lang == "ar":
-            return [self._make_pattern(form) for form in arabic_alias_forms(alias)]
+            grouped: dict[bool, list[Doc]] = {}
+            for form, article in arabic_alias_forms(alias):
+                grouped.setdefault(article, []).append(self._make_pattern(form))
+            return grouped
         # English names are matched case-sensitively (Turkey the country, not turkey the bird),
         # also capitalised at the start of a sentence and in all-caps headlines.
         variants = {text, text[:1].upper() + text[1:], text.upper()}
-        return [self._make_pattern(v) for v in sorted(variants)]
+        return {False: [self._make_pattern(v) for v in sorted(variants)]}
 
     def _add_words(self, key: str, label: tuple[str, Any], patterns: tuple[str, ...]) -> None:
         self._labels[key] = label

@@ -59,7 +59,6 @@ class ParticipantCandidate:
     role: str
     start: int
     end: int
-    via: Entity | None = None  # the person or agency that stood for a country
 
 
 @dataclass
@@ -210,7 +209,7 @@ def participants_of(trigger: TriggerHit, mentions: list[Mention], cues: list[Cue
         entity = country or mention.entity
         if entity.kind == "person":
             continue
-        candidate = ParticipantCandidate(entity, role, mention.start, mention.end, mention.entity if country else None)
+        candidate = ParticipantCandidate(entity, role, mention.start, mention.end)
         explicit = _explicit(mention, role, cues, settings["marker_window"], event_type, breaks)
         kept = found.get(entity.id)
         # One role per party: the first mention decides, unless a later one is marked explicitly

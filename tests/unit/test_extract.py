@@ -140,3 +140,22 @@ def test_extract_offsets_survive_odd_white_space(extractor, lang):
         assert text[event.evidence.start:event.evidence.end] == event.evidence.sentence
         assert event.evidence.trigger and event.evidence.trigger in event.evidence.sentence
         assert all(p.name.strip() == p.name and p.name in event.evidence.sentence for p in event.participants)
+
+
+@pytest.mark.parametrize(("text", "lang", "published", "expected", "absent"), [
+    # a quoted organisation is the source, not a party
+    ("Turkish jets carried out airstrikes against PKK positions, Human Rights Watch said.", "en", "2022-06-22",
+     {"TR", "PKK"}, {"Human Rights Watch"}),
+    # a country after "in" is where it happened
+    ("Turkish jets carried out airstrikes against PKK positions in Iraq.", "en", "2022-06-22", {"TR"}, {"IQ"}),
+    ("شنت الطائرات التركية غارات جوية على مواقع حزب العمال الكردستاني في العراق.", "ar", "2022-06-22",
+     {"TR"}, {"IQ"}),
+    # a leader in office stands for his country; a former one does not
+    ("Erdogan ordered airstrikes against PKK positions.", "en", "2022-06-22", {"TR"}, set()),
+    ("قصفت قوات علي عبدالله صالح مواقع المقاومة الشعبية في عدن.", "ar", "2015-07-20", set(), {"YE"}),
+])
+def test_extract_participant_roles(extractor, text, lang, published, expected, absent):
+    events = _actual(_events(extractor, text, lang, published), "military_operation")
+    assert len(events) == 1
+    ids = _ids(events[0])
+    assert expected <= ids and not (absent & ids), ids
