@@ -135,7 +135,8 @@ def arabic_alias_forms(alias: Alias) -> list[tuple[str, bool]]:
 
 def arabic_vocabulary(knowledge: Knowledge) -> frozenset[str]:
     """Return every word of every Arabic phrase in the knowledge, in lexicon form."""
-    phrases = [f for a in knowledge.actor_aliases["ar"] + knowledge.place_aliases["ar"] for f, _ in arabic_alias_forms(a)]
+    aliases = knowledge.actor_aliases["ar"] + knowledge.place_aliases["ar"]
+    phrases = [form for alias in aliases for form, _ in arabic_alias_forms(alias)]
     phrases += [arabic.normalise_word(p) for t in knowledge.triggers["ar"] for p in t.patterns]
     phrases += [arabic.normalise_word(p) for c in knowledge.cues["ar"] for p in c.patterns]
     return frozenset(arabic.lexicon_form(w) for phrase in phrases for w in _ARABIC_TOKEN.findall(phrase))
