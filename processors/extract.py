@@ -7,9 +7,11 @@ back to the article (offsets in the original text) and the mentions of one event
 
 from __future__ import annotations
 
+import bisect
+import functools
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -19,7 +21,7 @@ from spacy.tokens import Doc
 from processors.nlp import arabic
 from processors.nlp.components import ArabicNorms
 from processors.nlp.dates import DateRules, compile_date_rules, resolve_event_date
-from processors.nlp.events import EventCandidate
+from processors.nlp.events import EventCandidate, merge_mentions
 from processors.nlp.knowledge import Knowledge, load_knowledge
 from processors.nlp.language import detect_language
 from processors.nlp.pipeline import build_nlp
@@ -42,7 +44,7 @@ class RejectedArticle(ValueError):
         self.reason = reason
 
 
-SENTENCE_JOINER = "\n"
+SENTENCE_JOINER = " "  # sentences never share a hit: components bucket hits by sentence
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,9 @@ class Segment:
     offsets: tuple[int, ...]
     lengths: tuple[int, ...]
 
-    def to_article(self, sentence: int, char: int) -> int:
-        """Return the article offset of character `char` of the Doc, which lies in `sentence`."""
+    def to_article(self, char: int) -> int:
+        """Return the article offset of character `char` of the Doc."""
+        sentence = bisect.bisect_right(self.starts, char) - 1
         return self.offsets[sentence] + char - self.starts[sentence]
 
 
@@ -149,29 +152,33 @@ class Extractor:
             except RejectedArticle as exc:
                 prepared.append(None)
                 results.append(exc)
-        candidates: dict[int, list[tuple[Segment, EventCandidate, Doc]]] = {}
         for lang, nlp in self.pipelines.items():
             segments = list(self._segments(prepared, lang))
             docs = nlp.pipe(_make_doc(nlp, s, _year(prepared[s.article_index])) for s in segments)
             for segment, doc in zip(segments, docs, strict=True):
-                for candidate in doc._.events:
-                    candidates.setdefault(segment.article_index, []).append((segment, candidate, doc))
-        for index, found in candidates.items():
-            item = prepared[index]
-            assert item is not None
-            dates = self._dates[item.language]
-            results[index] = merge_mentions([to_event(item, *c, self.knowledge, dates) for c in found])
+                item = prepared[segment.article_index]
+                assert item is not None
+                date_of = _sentence_dates(item, segment, self._dates[lang])
+                events = [to_event(item, segment, c, doc, self.knowledge, date_of)
+                          for c in merge_mentions(doc._.events)]
+                results[segment.article_index] = sorted(events, key=lambda e: e.evidence.start)
         return results
 
     def _segments(self, prepared: list[Prepared | None], lang: str) -> Iterator[Segment]:
         key_words = self._key_words[lang]
         analyse = self._analyse(lang)
         abbreviations = self.knowledge.abbreviations if lang == "en" else frozenset()
+
+        def has_trigger_word(sentence: str) -> bool:
+            if lang == "en":
+                return not key_words.isdisjoint(_WORD.findall(sentence.lower()))
+            return not key_words.isdisjoint(map(analyse, _WORD.findall(sentence)))
+
         for index, item in enumerate(prepared):
             if item is None or item.language != lang:
                 continue
             chosen = [(start, end) for start, end in split_sentences(item.text, abbreviations)
-                      if any(analyse(w) in key_words for w in _WORD.findall(item.text[start:end]))]
+                      if has_trigger_word(item.text[start:end])]
             if chosen:
                 yield _segment(index, item.text, chosen)
 
@@ -201,14 +208,15 @@ def _original(item: Prepared, offset: int) -> int:
     return item.normalised.original_offset(offset) if item.normalised else offset
 
 
-def _span(item: Prepared, segment: Segment, doc: Doc, sentence: int, start: int, end: int) -> tuple[int, int]:
-    begin = segment.to_article(sentence, doc[start].idx)
-    finish = segment.to_article(sentence, doc[end - 1].idx + len(doc[end - 1].text))
+def _span(item: Prepared, segment: Segment, doc: Doc, start: int, end: int) -> tuple[int, int]:
+    last = doc[end - 1]
+    begin = segment.to_article(doc[start].idx)
+    finish = segment.to_article(last.idx + len(last.text) - 1) + 1
     return _original(item, begin), _original(item, finish - 1) + 1
 
 
-def _participant(item: Prepared, segment: Segment, doc: Doc, sentence: int, candidate: Any) -> Participant:
-    start, end = _span(item, segment, doc, sentence, candidate.start, candidate.end)
+def _participant(item: Prepared, segment: Segment, doc: Doc, candidate: Any) -> Participant:
+    start, end = _span(item, segment, doc, candidate.start, candidate.end)
     entity = candidate.entity
     return Participant(name=item.article.text[start:end], canonical=entity.id, kind=entity.kind,
                        role=candidate.role, name_en=entity.name_en, name_ar=entity.name_ar)
@@ -237,25 +245,33 @@ def event_id(article_id: str, event_type: str, start: int) -> str:
     return hashlib.sha1(f"{article_id}|{event_type}|{start}".encode(), usedforsecurity=False).hexdigest()[:20]
 
 
+def _sentence_dates(item: Prepared, segment: Segment, rules: DateRules) -> Callable[[int], str | None]:
+    """Return a function giving the event date of each selected sentence, resolved once per sentence."""
+    @functools.cache
+    def date_of(sentence: int) -> str | None:
+        offset = segment.offsets[sentence]
+        text = item.text[offset:offset + segment.lengths[sentence]]
+        return resolve_event_date(arabic.fold(text) if item.normalised else text, rules, item.article.published_at)
+    return date_of
+
+
 def to_event(item: Prepared, segment: Segment, candidate: EventCandidate, doc: Doc, knowledge: Knowledge,
-             dates: DateRules) -> Event:
+             date_of: Callable[[int], str | None]) -> Event:
     """Return the schema Event of a sentence-level candidate, with offsets in the original text."""
     article = item.article
     sentence = candidate.sentence
     offset = segment.offsets[sentence]
     sentence_start = _original(item, offset)
     sentence_end = _original(item, offset + segment.lengths[sentence] - 1) + 1
-    sentence_text = item.text[offset:offset + segment.lengths[sentence]]
-    trigger_start, trigger_end = _span(item, segment, doc, sentence, candidate.trigger.start, candidate.trigger.end)
+    trigger_start, trigger_end = _span(item, segment, doc, candidate.trigger.start, candidate.trigger.end)
     cameo, plover = _codes(knowledge, candidate.event_type, candidate.attributes)
     return Event(
         event_id=event_id(article.id, candidate.event_type, trigger_start),
         article_id=article.id, event_type=candidate.event_type,  # type: ignore[arg-type]
         realis=candidate.realis,  # type: ignore[arg-type]
-        participants=[_participant(item, segment, doc, sentence, p) for p in candidate.participants],
+        participants=[_participant(item, segment, doc, p) for p in candidate.participants],
         attributes=candidate.attributes, location=_location(candidate),
-        event_date=resolve_event_date(arabic.fold(sentence_text) if item.normalised else sentence_text, dates,
-                                      article.published_at),
+        event_date=date_of(sentence),
         evidence=Evidence(sentence=article.text[sentence_start:sentence_end], start=sentence_start,
                           end=sentence_end, trigger=article.text[trigger_start:trigger_end]),
         confidence=candidate.confidence, cameo=cameo, plover=plover,
@@ -263,40 +279,3 @@ def to_event(item: Prepared, segment: Segment, candidate: EventCandidate, doc: D
         title=article.title, url=article.url, source=article.source, published_at=article.published_at,
         near_duplicate_of=article.near_duplicate_of, flags=list(item.flags),
     )
-
-
-def _same_event(a: Event, b: Event) -> bool:
-    # Two mentions are one event when their parties mostly agree (at least half of the smaller
-    # side is shared) or one names no party at all; a shared name alone (the US in two unrelated
-    # strikes) is not enough, or one long article would chain into one big event.
-    if a.event_type != b.event_type or a.realis != b.realis:
-        return False
-    ids_a = {p.canonical for p in a.participants}
-    ids_b = {p.canonical for p in b.participants}
-    if not ids_a or not ids_b:
-        return True
-    return 2 * len(ids_a & ids_b) >= min(len(ids_a), len(ids_b))
-
-
-def _merge(kept: Event, other: Event) -> Event:
-    known = {p.canonical for p in kept.participants}
-    extra = [p for p in other.participants if p.canonical not in known]
-    attributes = dict(other.attributes) | dict(kept.attributes)
-    if kept.event_type == "agreement_signed":
-        attributes["security"] = bool(kept.attributes.get("security") or other.attributes.get("security"))
-    return kept.model_copy(update={"participants": [*kept.participants, *extra], "attributes": attributes,
-                                   "location": kept.location or other.location})
-
-
-def merge_mentions(events: Iterable[Event]) -> list[Event]:
-    """Return one event per real event: mentions of the same type, realis and overlapping
-    participants merge, keeping the strongest evidence (highest confidence, then first)."""
-    merged: list[Event] = []
-    for event in sorted(events, key=lambda e: (-e.confidence, e.evidence.start)):
-        for i, kept in enumerate(merged):
-            if _same_event(kept, event):
-                merged[i] = _merge(kept, event)
-                break
-        else:
-            merged.append(event)
-    return sorted(merged, key=lambda e: e.evidence.start)

@@ -269,3 +269,39 @@ def build_events(triggers: list[TriggerHit], cues: list[CueHit], mentions: list[
         events.append(EventCandidate(event_type, realis, trigger, participants, attributes,
                                      places[0] if places else None, confidence))
     return events
+
+
+def _same_event(a: EventCandidate, b: EventCandidate) -> bool:
+    # Two mentions are one event when their parties mostly agree (at least half of the smaller
+    # side is shared) or one names no party at all; a shared name alone (the US in two unrelated
+    # strikes) is not enough, or one long article would chain into one big event.
+    if a.event_type != b.event_type or a.realis != b.realis:
+        return False
+    ids_a = {p.entity.id for p in a.participants}
+    ids_b = {p.entity.id for p in b.participants}
+    if not ids_a or not ids_b:
+        return True
+    return 2 * len(ids_a & ids_b) >= min(len(ids_a), len(ids_b))
+
+
+def _absorb(kept: EventCandidate, other: EventCandidate) -> None:
+    known = {p.entity.id for p in kept.participants}
+    kept.participants += [p for p in other.participants if p.entity.id not in known]
+    security = kept.attributes.get("security") or other.attributes.get("security")
+    kept.attributes = other.attributes | kept.attributes
+    if kept.event_type == "agreement_signed":
+        kept.attributes["security"] = bool(security)
+    kept.location = kept.location or other.location
+
+
+def merge_mentions(candidates: list[EventCandidate]) -> list[EventCandidate]:
+    """Return one candidate per real event of an article: mentions of the same type and realis whose
+    parties agree merge into the strongest one (highest confidence, then first in the text)."""
+    merged: list[EventCandidate] = []
+    for candidate in sorted(candidates, key=lambda c: (-c.confidence, c.trigger.start)):
+        kept = next((m for m in merged if _same_event(m, candidate)), None)
+        if kept is None:
+            merged.append(candidate)
+        else:
+            _absorb(kept, candidate)
+    return merged

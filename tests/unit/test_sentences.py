@@ -37,8 +37,9 @@ def test_sentences_empty_text():
 def test_sentences_regex_tokens_keep_every_offset():
     import re
 
-    from processors.nlp.components import split_words
+    from processors.nlp.components import WordSplitter
 
-    text = "  a  b\tc \n d "
-    words, spaces = split_words(re.compile(r"\w+"), text)
-    assert "".join(w + (" " if s else "") for w, s in zip(words, spaces, strict=True)) == text
+    splitter = WordSplitter(re.compile(r"\w+|[^\w\s]"))
+    for text in ("  a  b\tc \n d ", "a b, c.", "a"):
+        words, spaces = splitter.split(text)
+        assert "".join(w + (" " if s else "") for w, s in zip(words, spaces, strict=True)) == text
