@@ -97,7 +97,7 @@ def test_kill_worker_mid_stream_then_reconcile(local_stack, tmp_path: Path) -> N
         wait_for("every article, event and mention",
                  lambda: (count(client, settings, "articles"), count(client, settings, "events"),
                           sum(len(s["event_ids"]) for s in all_docs(client, settings, "stories").values())),
-                 lambda n: n == (ARTICLES, len(expected_events), len(expected_events)), 600, second)
+                 lambda n: n == (ARTICLES, len(expected_events), len(expected_events)), 300, second)
         time.sleep(3)  # anything still in flight would show up as an extra below
         articles_indexed = all_docs(client, settings, "articles")
         events_indexed = all_docs(client, settings, "events")

@@ -81,6 +81,12 @@ class Worker:
                 break
         self._log.close()
 
+    def dump_stacks(self) -> None:
+        """Ask the worker to log every task's and thread's stack (mode's SIGUSR1 handler)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.proc.pid, signal.SIGUSR1)
+            time.sleep(3)
+
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
@@ -127,6 +133,8 @@ def wait_for(what: str, probe: Callable[[], Any], done: Callable[[Any], bool], t
         if worker is not None and worker.proc.poll() is not None:
             raise AssertionError(f"worker exited with {worker.proc.returncode} while waiting for {what}")
         time.sleep(0.5)
+    if worker is not None:
+        worker.dump_stacks()
     raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}; last value: {repr(value)[:1500]}")
 
 
