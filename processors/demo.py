@@ -45,13 +45,21 @@ def _count(client: Elasticsearch, index: str) -> int:
     return int(client.count(index=index)["count"])
 
 
+def _events_expected(client: Elasticsearch, articles: str) -> int:
+    result = client.search(index=articles, size=0, aggs={"events": {"sum": {"field": "event_count"}}})
+    return int(result["aggregations"]["events"]["value"] or 0)
+
+
 def _wait_for(client: Elasticsearch, settings: Settings, expected: int, timeout_s: float) -> int:
-    articles = index_name(settings, "articles")
+    """Wait until every article is processed and all of their events are searchable; return the articles done."""
+    articles, events = index_name(settings, "articles"), index_name(settings, "events")
     deadline = time.monotonic() + timeout_s
     done = 0
     while time.monotonic() < deadline:
         done = _count(client, articles)
-        if done >= expected:
+        # The articles index records how many events each article gave; the events themselves reach
+        # the index a moment later, through the stories agent.
+        if done >= expected and _count(client, events) >= _events_expected(client, articles):
             return done
         time.sleep(1.0)
     return done
