@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import logging
 import multiprocessing
 import os
@@ -23,9 +24,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import faust
 from elasticsearch import Elasticsearch
@@ -85,11 +86,11 @@ def build(settings: Settings) -> faust.App:
                  _executor(settings), connect(settings))
 
     async def extract(stream: faust.StreamT) -> None:
-        async for batch in stream.take_events(settings.extract_batch_size, settings.extract_batch_seconds):
+        async for batch in _batches(stream, settings.extract_batch_size, settings.extract_batch_seconds):
             await _holding(app, batch, extract_batch(rt, [_message(e) for e in batch]))
 
     async def merge_and_index(stream: faust.StreamT) -> None:
-        async for batch in stream.take_events(settings.bulk_chunk_size, settings.extract_batch_seconds):
+        async for batch in _batches(stream, settings.bulk_chunk_size, settings.extract_batch_seconds):
             await _holding(app, batch, merge_batch(rt, [_message(e) for e in batch]))
 
     app.agent(rt.topics.articles, name="marsad.extract")(extract)
@@ -107,7 +108,7 @@ def _declare_alerts(app: faust.App, rt: Runtime) -> None:
         return
 
     async def alert(stream: faust.StreamT) -> None:
-        async for batch in stream.take_events(100, rt.settings.extract_batch_seconds):
+        async for batch in _batches(stream, 100, rt.settings.extract_batch_seconds):
             await _holding(app, batch, alert_batch(rt, art, [_message(e) for e in batch]))
 
     async def retry_alerts() -> None:
@@ -140,6 +141,11 @@ def _crash(exc: BaseException) -> NoReturn:
     logging.shutdown()
     # A hard exit: faust would restart the crashed agent, which would go on past the failed batch.
     os._exit(EX_SOFTWARE)
+
+
+def _batches(stream: faust.StreamT, size: int, seconds: float) -> AsyncIterator[Sequence[faust.EventT]]:
+    """Return the stream's events in batches of at most `size`, waiting at most `seconds` for one."""
+    return cast(faust.Stream, stream).take_events(size, seconds)
 
 
 def _message(event: faust.EventT) -> Message:
@@ -226,7 +232,8 @@ async def _index(rt: Runtime, records: Sequence[index.Record], sources: dict[str
         if errors.dead_letter_reason(failure, stage) is None:
             raise failure
         source = sources.get(str(failure.action["_id"]))
-        dead.append(_dead_letter(failure, stage, source, payload=str(failure.action["_source"])))
+        dead.append(_dead_letter(failure, stage, source,
+                                 payload=json.dumps(failure.action["_source"], ensure_ascii=False)))
     await _send_dead_letters(rt, dead)
 
 
@@ -347,7 +354,9 @@ def _extract_all(extractor: Extractor, articles: list[Article]) -> list[list[Eve
 def run_worker(args: Any, settings: Settings) -> int:
     """`marsad worker`: run a faust worker with the pipeline's agents until stopped."""
     app = build(settings)
-    worker = faust.Worker(app, loglevel=getattr(args, "loglevel", "info"), stdout=sys.stdout,
-                          stderr=sys.stderr)
+    loglevel = getattr(args, "loglevel", "info")
+    worker = faust.Worker(app, loglevel=loglevel, stdout=sys.stdout, stderr=sys.stderr)
+    if loglevel != "debug":  # the search client logs every request at INFO: one line per bulk write
+        logging.getLogger("elastic_transport.transport").setLevel(logging.WARNING)
     worker.execute_from_commandline()
     return 0

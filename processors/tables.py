@@ -47,9 +47,9 @@ def declare(app: faust.App, settings: Settings) -> Tables:
 
 
 def _table(app: faust.App, settings: Settings, name: str, help_text: str) -> faust.Table:
-    raw = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-    # key_type/value_type too: faust picks the table's own (store and changelog) serializers from
-    # them alone, and falls back to json, which cannot read a raw key back in recovery.
-    table = KeyPartitionedTable(app, name=name, schema=raw, key_type=bytes, value_type=bytes,
+    # faust picks the table's own (store and changelog) serializers from key_type/value_type alone;
+    # bytes gives "raw", anything else json, which cannot read a raw key back in recovery.
+    table = KeyPartitionedTable(app, name=name, key_type=bytes, value_type=bytes,
                                 partitions=settings.topic_partitions, beacon=app.tables.beacon, help=help_text)
-    return app.tables.add(table)
+    app.tables.add(table)
+    return table
