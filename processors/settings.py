@@ -123,7 +123,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         except ValueError as exc:
             raise ValueError(f"MARSAD_{f.name.upper()}={raw!r} is not a valid {type(default).__name__}") from exc
     settings = Settings(**values)  # type: ignore[arg-type]
-    if settings.topic_partitions < 1 or settings.extract_batch_size < 1 or settings.max_text_chars < 1000:
-        raise ValueError("MARSAD_TOPIC_PARTITIONS and MARSAD_EXTRACT_BATCH_SIZE must be >= 1, "
-                         "MARSAD_MAX_TEXT_CHARS >= 1000")
+    problems = [f"MARSAD_{name.upper()} must be >= {low}" for name, low in _MINIMA.items()
+                if getattr(settings, name) < low]
+    if problems:
+        raise ValueError("; ".join(problems))
     return settings
+
+
+_MINIMA = {"topic_partitions": 1, "extract_batch_size": 1, "extract_processes": 0, "max_text_chars": 1000,
+           "bulk_chunk_size": 1}
