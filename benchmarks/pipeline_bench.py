@@ -29,7 +29,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import fields, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -38,7 +38,7 @@ from elasticsearch import Elasticsearch
 from ingest.produce import ArticleProducer, ensure_topics
 from processors.schemas import Article
 from processors.search import connect, index_name
-from processors.settings import Secret, Settings
+from processors.settings import Settings, as_environment
 from processors.setup import apply
 from processors.stack import start_stack
 
@@ -71,11 +71,8 @@ def copies(bases: list[Article], count: int, tag: str, weeks_back: int = 0) -> l
 
 
 def worker_env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MARSAD_")}
-    for f in fields(Settings):
-        value = getattr(settings, f.name)
-        env[f"MARSAD_{f.name.upper()}"] = value.reveal() if isinstance(value, Secret) else str(value)
-    return env
+    """Return the environment that makes a subprocess load exactly these settings."""
+    return as_environment(settings)
 
 
 def cpu_seconds(root_pids: dict[str, int]) -> dict[str, float]:

@@ -74,6 +74,17 @@ class Settings:
         return {role: f"{self.topic_prefix}.{role.replace('_', '-')}" for role in roles}
 
 
+def as_environment(settings: Settings, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Return `base` (default: this process's environment) with the MARSAD_* variables that make a
+    subprocess load exactly `settings` (the inverse of `load_settings`; secrets included)."""
+    base = os.environ if base is None else base
+    env = {k: v for k, v in base.items() if not k.startswith("MARSAD_")}
+    for f in fields(Settings):
+        value = getattr(settings, f.name)
+        env[f"MARSAD_{f.name.upper()}"] = value.reveal() if isinstance(value, Secret) else str(value)
+    return env
+
+
 def _coerce(raw: str, default: object) -> object:
     if isinstance(default, Secret):
         return Secret(raw)

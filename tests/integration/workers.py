@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from processors.schemas import Article, DeadLetter
 from processors.search import index_name
-from processors.settings import Secret, Settings
+from processors.settings import Settings, as_environment
 from processors.setup import apply
 
 SAMPLES = Path("/work/shared/samples")
@@ -28,11 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """Return the environment that makes a subprocess load exactly these settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MARSAD_")}
-    for f in fields(Settings):
-        value = getattr(settings, f.name)
-        env[f"MARSAD_{f.name.upper()}"] = value.reveal() if isinstance(value, Secret) else str(value)
-    return env
+    return as_environment(settings)
 
 
 def prepare(settings: Settings) -> None:

@@ -41,3 +41,14 @@ def test_settings_secrets_never_print(tmp_path):
 def test_settings_reject_bad_values_with_the_variable_named(env, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         load_settings(env)
+
+
+def test_settings_as_environment_round_trips_secrets_included():
+    from dataclasses import replace
+
+    from processors.settings import as_environment
+
+    settings = replace(Settings(), topic_partitions=7, elasticsearch_password=Secret("pw"), kafka_flavour="tansu")
+    env = as_environment(settings, {"PATH": "/bin", "MARSAD_STALE": "x"})
+    assert env["PATH"] == "/bin" and "MARSAD_STALE" not in env
+    assert load_settings(env) == settings
