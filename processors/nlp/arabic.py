@@ -108,6 +108,17 @@ def analyse(word: str, known: Collection[str]) -> str:
     return lexicon_form(word)
 
 
+def canonical_vocabulary(words: Collection[str]) -> frozenset[str]:
+    """Return lexicon words with those that are a clitic plus another lexicon word reduced to it.
+
+    A long name can carry a clitic inside (المملكة المتحدة لبريطانيا العظمى): its لبريطانيا must
+    be stored as بريطانيا, or the text's لبريطانيا would stop there instead of reaching Britain.
+    """
+    known = frozenset(words)
+    return frozenset(next((form for c in _candidates(w)[1:] if (form := c.translate(_FOLD_ALEF)) in known), w)
+                     for w in known)
+
+
 def has_article(word: str) -> bool:
     """Return whether a normalised word carries the definite article, after any conjunction/preposition."""
     return any(c.startswith(ARTICLE) and len(c) - 2 >= _MIN_STEM for c in _candidates(word))

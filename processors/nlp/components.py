@@ -147,12 +147,13 @@ def arabic_alias_forms(alias: Alias) -> list[tuple[str, bool]]:
 
 
 def arabic_vocabulary(knowledge: Knowledge) -> frozenset[str]:
-    """Return every word of every Arabic phrase in the knowledge, in lexicon form."""
+    """Return every word of every Arabic phrase in the knowledge, in canonical lexicon form."""
     aliases = knowledge.actor_aliases["ar"] + knowledge.place_aliases["ar"]
     phrases = [form for alias in aliases for form, _ in arabic_alias_forms(alias)]
     phrases += [arabic.normalise_word(p) for t in knowledge.triggers["ar"] for p in t.patterns]
     phrases += [arabic.normalise_word(p) for c in knowledge.cues["ar"] for p in c.patterns]
-    return frozenset(arabic.lexicon_form(w) for phrase in phrases for w in _ARABIC_TOKEN.findall(phrase))
+    words = {arabic.lexicon_form(w) for phrase in phrases for w in _ARABIC_TOKEN.findall(phrase)}
+    return arabic.canonical_vocabulary(words)
 
 
 class ArabicNorms:
@@ -205,10 +206,13 @@ class PhraseRuler:
             self._add_words(f"cue|{cue.id}", ("cue", cue), cue.patterns)
 
     def _arabic_pattern(self, nlp: Language) -> Any:
+        # Pattern words go through the same analysis as text words, so that both meet in one form.
+        analyse = arabic.make_analyser(arabic_vocabulary(self.knowledge))
+
         def make(text: str) -> Doc:
             doc = nlp.make_doc(arabic.normalise_word(text))
             for token in doc:
-                token.norm_ = arabic.lexicon_form(token.text)
+                token.norm_ = analyse(token.text)
             return doc
         return make
 

@@ -78,3 +78,10 @@ def test_arabic_nisba_forms():
 def test_arabic_analyser_is_memoised_and_consistent():
     analyse = arabic.make_analyser(KNOWN)
     assert analyse("وقطر") == analyse("وقطر") == "قطر"
+
+
+def test_arabic_canonical_vocabulary_reduces_clitic_words_inside_long_names():
+    vocabulary = arabic.canonical_vocabulary({"مملكه", "لبريطانيا", "بريطانيا", "عظمي", "بين"})
+    assert "لبريطانيا" not in vocabulary and "بريطانيا" in vocabulary
+    assert arabic.analyse("لبريطانيا", vocabulary) == "بريطانيا"
+    assert "بين" in vocabulary  # too short to hold a clitic

@@ -159,3 +159,19 @@ def test_extract_participant_roles(extractor, text, lang, published, expected, a
     assert len(events) == 1
     ids = _ids(events[0])
     assert expected <= ids and not (absent & ids), ids
+
+
+@pytest.mark.parametrize(("name", "lang", "canonical"), [
+    ("Britain", "en", "GB"), ("the United Kingdom", "en", "GB"), ("the UK", "en", "GB"), ("British", "en", "GB"),
+    ("بريطانيا", "ar", "GB"), ("المملكة المتحدة", "ar", "GB"), ("البريطانية", "ar", "GB"),
+    ("والبريطانيين", "ar", "GB"), ("Qatari", "en", "QA"), ("القطرية", "ar", "QA"), ("ISIS", "en", "Islamic State"),
+    ("داعش", "ar", "Islamic State"), ("تنظيم الدولة", "ar", "Islamic State"), ("the Houthis", "en", "Houthis"),
+    ("الحوثيين", "ar", "Houthis"), ("أرامكو", "ar", "Saudi Aramco"),
+])
+def test_extract_entities_resolve_to_one_id_across_languages(extractor, name, lang, canonical):
+    text = {"en": f"Troops and warplanes launched airstrikes against positions held by {name} on Monday.",
+            "ar": f"شنت الطائرات الحربية غارات جوية على مواقع {name} يوم الاثنين."}[lang]
+    if canonical == "Saudi Aramco":
+        text = f"تعرضت شركة {name} لهجوم إلكتروني شل أجهزتها."
+    events = _actual(_events(extractor, text, lang))
+    assert canonical in {p.canonical for e in events for p in e.participants}, events
