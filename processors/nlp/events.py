@@ -17,7 +17,7 @@ ORGANISED_KINDS = ("organisation", "agency", "company")
 ATTACKER_KINDS = ("group", "armed_group")
 STATE_BACKED_KINDS = ("agency", "person")
 PLACE_MARKER_WINDOW = 2
-SOURCE_WINDOW = 2
+SOURCE_WINDOW = 4  # "Doctors Without Borders (MSF) said": room for a bracketed acronym
 
 
 class Spanned(Protocol):
