@@ -15,7 +15,15 @@ from processors.compat import fetch_highwaters
 from processors.schemas import Event, Evidence, Participant
 from processors.search import connect
 from processors.stories import story_key
-from tests.integration.workers import all_docs, count, prepare, produce_raw, running_worker, wait_for
+from tests.integration.workers import (
+    all_docs,
+    count,
+    prepare,
+    produce_raw,
+    running_worker,
+    wait_for,
+    wait_with_restarts,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -71,20 +79,9 @@ def test_compat_restarted_worker_recovers_every_story(local_stack, tmp_path: Pat
     # Each story's state now lives only in the changelog: a second mention must find it there.
     second = [make_event(n, 2) for n in range(stories)]
     produce_raw(settings, "events", [(story_key(e).encode(), e.to_json()) for e in second])
-    def all_second(d: dict) -> bool:
-        return len(d) == stories and all(s["event_ids"][-1].endswith("-2") for s in d.values())
-
-    try:
-        with running_worker(settings, tmp_path / "worker-2.log") as worker:
-            docs = wait_for("every second mention", lambda: all_docs(client, settings, "stories"), all_second,
-                            90, worker)
-    except AssertionError:
-        # Known, not yet explained: about one restart in five on the Tansu stand-in, the worker
-        # reports Ready and then consumes nothing (worker-2.log keeps its stacks). Restart once more;
-        # what this test guards, that recovery loses no changelog record, is asserted either way.
-        with running_worker(settings, tmp_path / "worker-3.log") as worker:
-            docs = wait_for("every second mention after a second restart",
-                            lambda: all_docs(client, settings, "stories"), all_second, 180, worker)
+    docs = wait_with_restarts(
+        settings, tmp_path, "every second mention", lambda: all_docs(client, settings, "stories"),
+        lambda d: len(d) == stories and all(s["event_ids"][-1].endswith("-2") for s in d.values()), 240)
     expected = {story_key(e): [f"e{n}-1", f"e{n}-2"] for n, e in enumerate(first)}
     recovered = {s["story_id"]: sorted(s["event_ids"]) for s in docs.values()}
     forgotten = [key for key, ids in expected.items() if recovered.get(key) != ids]
