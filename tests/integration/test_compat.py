@@ -15,15 +15,7 @@ from processors.compat import fetch_highwaters
 from processors.schemas import Event, Evidence, Participant
 from processors.search import connect
 from processors.stories import story_key
-from tests.integration.workers import (
-    all_docs,
-    count,
-    prepare,
-    produce_raw,
-    running_worker,
-    wait_for,
-    wait_with_restarts,
-)
+from tests.integration.workers import all_docs, count, prepare, produce_raw, running_worker, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -65,6 +57,8 @@ def make_event(n: int, round_: int) -> Event:
                  published_at=datetime(2015, 11, 4, 9, round_, tzinfo=UTC))
 
 
+# See test_kill_worker: the same restart deadlock, about one run in five (`pytest -m known_stall`).
+@pytest.mark.known_stall
 def test_compat_restarted_worker_recovers_every_story(local_stack, tmp_path: Path) -> None:
     base = local_stack.settings(extract_batch_seconds=0.2, faust_web_port=0, bulk_chunk_size=50)
     settings = replace(base, worker_id=base.topic_prefix)
@@ -79,9 +73,10 @@ def test_compat_restarted_worker_recovers_every_story(local_stack, tmp_path: Pat
     # Each story's state now lives only in the changelog: a second mention must find it there.
     second = [make_event(n, 2) for n in range(stories)]
     produce_raw(settings, "events", [(story_key(e).encode(), e.to_json()) for e in second])
-    docs = wait_with_restarts(
-        settings, tmp_path, "every second mention", lambda: all_docs(client, settings, "stories"),
-        lambda d: len(d) == stories and all(s["event_ids"][-1].endswith("-2") for s in d.values()), 240)
+    with running_worker(settings, tmp_path / "worker-2.log") as worker:
+        docs = wait_for("every second mention", lambda: all_docs(client, settings, "stories"),
+                        lambda d: len(d) == stories and all(s["event_ids"][-1].endswith("-2") for s in d.values()),
+                        180, worker)
     expected = {story_key(e): [f"e{n}-1", f"e{n}-2"] for n, e in enumerate(first)}
     recovered = {s["story_id"]: sorted(s["event_ids"]) for s in docs.values()}
     forgotten = [key for key, ids in expected.items() if recovered.get(key) != ids]

@@ -99,39 +99,6 @@ def running_worker(settings: Settings, log_path: Path) -> Iterator[Worker]:
         worker.stop()
 
 
-def wait_with_restarts(settings: Settings, log_dir: Path, what: str, probe: Callable[[], Any],
-                       done: Callable[[Any], bool], timeout_s: float, stall_s: float = 60.0,
-                       restarts: int = 2) -> Any:
-    """Run a worker until `done(probe())`; restart it when nothing moves for `stall_s` seconds.
-
-    Known, not yet explained: on the Tansu stand-in a restarted worker now and then stops consuming
-    while it still reports Ready (about one run in five; its stacks stay in worker-N.log). A
-    liveness check would restart it in production; these tests do the same, and what they assert
-    (nothing lost, nothing twice) must hold across the extra restart too.
-    """
-    deadline = time.monotonic() + timeout_s
-    for attempt in range(restarts + 1):
-        log_path = log_dir / f"worker-restart-{attempt}.log"
-        with running_worker(settings, log_path) as worker:
-            value, moved = None, time.monotonic()
-            while time.monotonic() < deadline:
-                current = probe()
-                if done(current):
-                    return current
-                if current != value:
-                    value, moved = current, time.monotonic()
-                elif time.monotonic() - moved > stall_s:
-                    worker.dump_stacks()
-                    print(f"worker stalled at {value!r} for {stall_s:.0f} s; restarting (see {log_path})")
-                    break
-                if worker.proc.poll() is not None:
-                    raise AssertionError(f"worker exited with {worker.proc.returncode} while waiting for {what}")
-                time.sleep(0.5)
-            else:
-                raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}; last value: {value!r}")
-    raise AssertionError(f"{what}: the worker stalled {restarts + 1} times; last value: {value!r}")
-
-
 def produce_raw(settings: Settings, topic_role: str, records: Iterable[tuple[bytes | None, bytes]]) -> int:
     """Send (key, value) byte pairs to a topic as they are, malformed or not; return how many."""
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5)
