@@ -74,10 +74,6 @@ def _setup_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--skip-kibana", action="store_true", help="do not touch Kibana")
 
 
-def _no_args(p: argparse.ArgumentParser) -> None:
-    del p
-
-
 # name -> ("module:function" taking (args, settings) and returning an exit code, help, argument builder).
 # Add a subcommand by writing its builder above and one line here.
 def _demo_args(p: argparse.ArgumentParser) -> None:

@@ -185,8 +185,7 @@ def make_arabic_norms(nlp: Language, name: str, knowledge_dir: str) -> ArabicNor
 class PhraseRuler:
     """Find every gazetteer name and lexicon phrase of one language in a Doc."""
 
-    def __init__(self, nlp: Language, knowledge: Knowledge, lang: str, use_ambiguous: bool):
-        del use_ambiguous  # ambiguous aliases are kept out of the alias lists by the loader
+    def __init__(self, nlp: Language, knowledge: Knowledge, lang: str):
         self.lang = lang
         self.knowledge = knowledge
         self._labels: dict[str, tuple[str, Any]] = {}
@@ -259,12 +258,12 @@ class PhraseRuler:
         return doc
 
 
-@Language.factory("marsad_phrase_ruler_v1", default_config={"knowledge_dir": "", "use_ambiguous": False},
+@Language.factory("marsad_phrase_ruler_v1", default_config={"knowledge_dir": ""},
                   assigns=["doc._.mentions", "doc._.triggers", "doc._.cues"])
-def make_phrase_ruler(nlp: Language, name: str, knowledge_dir: str, use_ambiguous: bool) -> PhraseRuler:
+def make_phrase_ruler(nlp: Language, name: str, knowledge_dir: str) -> PhraseRuler:
     """Build the phrase ruler for the pipeline's language."""
     del name
-    return PhraseRuler(nlp, _knowledge(knowledge_dir), nlp.lang or "", use_ambiguous)
+    return PhraseRuler(nlp, _knowledge(knowledge_dir), nlp.lang or "")
 
 
 class NamedEntityFallback:
