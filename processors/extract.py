@@ -1,6 +1,8 @@
 """Article -> events: the extraction stage.
 
-A cheap scan keeps only the sentences that hold a trigger word; the spaCy pipeline of the article's
+The headline is read as the first sentence (it states the main event and often names the victim);
+evidence found there carries the `title` flag and offsets in the title. A cheap scan keeps only the
+sentences that hold a trigger word; the spaCy pipeline of the article's
 language runs over those sentences alone, in batches; the sentence-level candidates are then mapped
 back to the article (offsets in the original text) and the mentions of one event are merged.
 """
@@ -34,6 +36,11 @@ _JUNK = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffd]")
 _MAX_JUNK_RATIO = 0.05
 _MIN_TEXT_CHARS = 20
 TRUNCATED_FLAG = "truncated"
+# The evidence sentence is the headline: its offsets are in the title, not in the text.
+TITLE_FLAG = "title"
+_TITLE_BREAK = "\n\n"  # a blank line always ends a sentence: the headline stands alone
+# "Abta website hacked - BBC News": a short tail after the last dash or bar names the site.
+_SITE_SUFFIX = re.compile(r"\s+[-|–—]\s+(?:\S+\s+){0,4}\S+\s*$")
 
 
 class RejectedArticle(ValueError):
@@ -69,13 +76,25 @@ class Segment:
 
 @dataclass
 class Prepared:
-    """An article ready for the pipeline: language, normalised text, flags."""
+    """An article ready for the pipeline: language, normalised text, flags.
+
+    `text` is the headline, a blank line, then the article text (normalised for Arabic);
+    `source` is the same before normalisation and `prefix` where the article text starts in it.
+    """
 
     article: Article
     language: str
     text: str
     normalised: arabic.Normalised | None
     flags: list[str]
+    source: str = ""
+    prefix: int = 0
+
+    def to_text(self, offset: int) -> tuple[int, bool]:
+        """Return an offset of `source` as one in the article text or the title, and whether in the title."""
+        if offset < self.prefix:
+            return offset, True
+        return offset - self.prefix, False
 
 
 def validate(article: Article, max_chars: int) -> Prepared:
@@ -96,8 +115,20 @@ def validate(article: Article, max_chars: int) -> Prepared:
     if len(text) > max_chars:
         text = text[:max_chars]
         flags.append(TRUNCATED_FLAG)
-    normalised = arabic.normalise(text) if language == "ar" else None
-    return Prepared(article, language, normalised.text if normalised else text, normalised, flags)
+    source, prefix = headed(article.title, text)
+    normalised = arabic.normalise(source) if language == "ar" else None
+    return Prepared(article, language, normalised.text if normalised else source, normalised, flags, source, prefix)
+
+
+def headed(title: str | None, text: str) -> tuple[str, int]:
+    """Return the text with its headline before it (the site's name cut off), and where the text starts.
+
+    A headline states the article's main event and often names the victim; it is read as one more sentence.
+    """
+    headline = _SITE_SUFFIX.sub("", title or "").rstrip()
+    if not headline.strip() or _TITLE_BREAK in headline:
+        return text, 0
+    return headline + _TITLE_BREAK + text, len(headline) + len(_TITLE_BREAK)
 
 
 class Extractor:
@@ -218,7 +249,7 @@ def _span(item: Prepared, segment: Segment, doc: Doc, start: int, end: int) -> t
 def _participant(item: Prepared, segment: Segment, doc: Doc, candidate: Any) -> Participant:
     start, end = _span(item, segment, doc, candidate.start, candidate.end)
     entity = candidate.entity
-    return Participant(name=item.article.text[start:end], canonical=entity.id, kind=entity.kind,
+    return Participant(name=item.source[start:end], canonical=entity.id, kind=entity.kind,
                        role=candidate.role, name_en=entity.name_en, name_ar=entity.name_ar)
 
 
@@ -265,17 +296,19 @@ def to_event(item: Prepared, segment: Segment, candidate: EventCandidate, doc: D
     sentence_end = _original(item, offset + segment.lengths[sentence] - 1) + 1
     trigger_start, trigger_end = _span(item, segment, doc, candidate.trigger.start, candidate.trigger.end)
     cameo, plover = _codes(knowledge, candidate.event_type, candidate.attributes)
+    start, in_title = item.to_text(sentence_start)
     return Event(
-        event_id=event_id(article.id, candidate.event_type, trigger_start),
+        # Headline triggers get negative positions, so that they never share an id with the text's.
+        event_id=event_id(article.id, candidate.event_type, trigger_start - item.prefix),
         article_id=article.id, event_type=candidate.event_type,  # type: ignore[arg-type]
         realis=candidate.realis,  # type: ignore[arg-type]
         participants=[_participant(item, segment, doc, p) for p in candidate.participants],
         attributes=candidate.attributes, location=_location(candidate),
         event_date=date_of(sentence),
-        evidence=Evidence(sentence=article.text[sentence_start:sentence_end], start=sentence_start,
-                          end=sentence_end, trigger=article.text[trigger_start:trigger_end]),
+        evidence=Evidence(sentence=item.source[sentence_start:sentence_end], start=start,
+                          end=start + sentence_end - sentence_start, trigger=item.source[trigger_start:trigger_end]),
         confidence=candidate.confidence, cameo=cameo, plover=plover,
         language=item.language,  # type: ignore[arg-type]
         title=article.title, url=article.url, source=article.source, published_at=article.published_at,
-        near_duplicate_of=article.near_duplicate_of, flags=list(item.flags),
+        near_duplicate_of=article.near_duplicate_of, flags=item.flags + [TITLE_FLAG] * in_title,
     )

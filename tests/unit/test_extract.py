@@ -87,6 +87,9 @@ def test_extract_realis_of_non_actual_events_is_reported(extractor, text, lang, 
     ("Officials held talks on a possible trade deal.", "en"),
     ("وقعت حادثة سير في الطريق السريع أمس.", "ar"),
     ("ويلفت التقرير إلى أن دولة قطر تعرضت لهجمات من جاراتها في الخليج بسبب علاقتها مع الإخوان.", "ar"),
+    # a habitual verb right after the attack word: a kind of attack, not one that happened
+    ("Phishing emails are designed to look like messages from a bank.", "en"),
+    ("Ransomware attacks are a costly problem for small hospitals.", "en"),
 ])
 def test_extract_no_actual_event_in_look_alike_sentences(extractor, text, lang):
     assert _actual(_events(extractor, text, lang)) == []
@@ -146,6 +149,9 @@ def test_extract_offsets_survive_odd_white_space(extractor, lang):
     # a quoted organisation is the source, not a party
     ("Turkish jets carried out airstrikes against PKK positions, Human Rights Watch said.", "en", "2022-06-22",
      {"TR", "PKK"}, {"Human Rights Watch"}),
+    # an organisation whose report is cited is the source
+    ("A Human Rights Watch report describes how Turkish jets carried out airstrikes against PKK positions.", "en",
+     "2022-06-22", {"TR", "PKK"}, {"Human Rights Watch"}),
     # a country after "in" is where it happened
     ("Turkish jets carried out airstrikes against PKK positions in Iraq.", "en", "2022-06-22", {"TR"}, {"IQ"}),
     ("شنت الطائرات التركية غارات جوية على مواقع حزب العمال الكردستاني في العراق.", "ar", "2022-06-22",
@@ -175,3 +181,60 @@ def test_extract_entities_resolve_to_one_id_across_languages(extractor, name, la
         text = f"تعرضت شركة {name} لهجوم إلكتروني شل أجهزتها."
     events = _actual(_events(extractor, text, lang))
     assert canonical in {p.canonical for e in events for p in e.participants}, events
+
+
+@pytest.mark.parametrize(("title", "text", "lang"), [
+    ("Hackers hit Greendale Community College with ransomware - Campus Daily",
+     "The college said on Tuesday that classes would resume next week.", "en"),
+    ("شنت طائرات التحالف غارات جوية على مواقع الحوثيين في صعدة",
+     "قال مسؤولون إن الحياة عادت إلى طبيعتها في المدينة.", "ar"),
+])
+def test_extract_headline_is_read_as_a_sentence(extractor, title, text, lang):
+    events = _actual(_events(extractor, text, lang, title=title))
+    assert len(events) == 1
+    event = events[0]
+    assert "title" in event.flags  # the evidence offsets are in the title, not in the text
+    assert title[event.evidence.start:event.evidence.end] == event.evidence.sentence
+    assert "Campus Daily" not in event.evidence.sentence  # the site's name is cut off
+    assert event.evidence.trigger in event.evidence.sentence
+
+
+def test_extract_headline_and_text_events_have_distinct_ids(extractor):
+    title = "Turkish jets strike PKK positions in northern Iraq"
+    text = "Turkish jets carried out airstrikes against PKK positions in northern Iraq on Monday."
+    events = _events(extractor, text, title=title)
+    assert len({e.event_id for e in events}) == len(events)
+    assert _actual(events, "military_operation")
+    for event in events:
+        source = title if "title" in event.flags else text
+        assert source[event.evidence.start:event.evidence.end] == event.evidence.sentence
+
+
+@pytest.mark.parametrize(("text", "title", "expected", "absent"), [
+    # the object of "hit" after "hackers" is the victim, not the attacker
+    ("", "Hackers hit Greendale Community College with ransomware", {("Greendale Community College", "target")},
+     set()),
+    ("Lazarus hackers breached Orion Logistics last year.", None,
+     {("Lazarus Group", "attacker"), ("Orion Logistics", "target")}, set()),
+    # a security firm quoted is a source, and a state named after "in" is where the victim is
+    ("The hackers breached Orion Logistics, according to security firm Brightwater Analytics.", None,
+     {("Orion Logistics", "target")}, {"Brightwater Analytics"}),
+    ("Ransomware hit Riverside General Hospital in Ohio last week.", None,
+     {("Riverside General Hospital", "target")}, {"Ohio"}),
+    # protocols, platforms and event words are not organisations, even when capitalised
+    ("Attackers gained access to the network of Mercy Hospital by brute-forcing RDP connections.", None,
+     set(), {"RDP"}),
+    ("", "Hacker Leaks Episodes After Extortion Attempt Fails", set(), {"Hacker Leaks Episodes"}),
+    # a named hacker group is as good a sign of a cyberattack as the word "hackers"
+    ("The Lazarus Group hacked Orion Logistics last year.", None,
+     {("Lazarus Group", "attacker"), ("Orion Logistics", "target")}, set()),
+    # the habitual reading is only for a verb right after the attack word
+    ("Phishing emails tricked staff at Orion Logistics into paying fake invoices last week.", None,
+     {("Orion Logistics", "target")}, set()),
+])
+def test_extract_cyberattack_parties_found_by_the_tagger(extractor, text, title, expected, absent):
+    events = _actual(_events(extractor, text or "Officials gave no further details on Tuesday.", title=title),
+                     "cyberattack")
+    assert events
+    found = {(p.canonical, p.role) for e in events for p in e.participants}
+    assert expected <= found and not absent & {name for name, _ in found}, found

@@ -20,7 +20,7 @@ ATTRIBUTES = {
 }
 CUE_LABELS = {"agreement_noun", "security_topic", "cyber_context", "military_context", "attacker_noun",
               "realis_planned", "realis_negated", "realis_generic", "agent_marker", "target_marker",
-              "purpose_marker", "partner_marker", "place_marker", "reporting_verb", "source_marker"}
+              "purpose_marker", "partner_marker", "place_marker", "reporting_verb", "source_marker", "non_party"}
 ACTOR_KINDS = {"country", "organisation", "agency", "armed_group", "group", "company", "person"}
 TRIGGER_KEYS = {"id", "label", "patterns", "requires", "attributes", "realis", "weight", "lang", "source"}
 CUE_KEYS = {"id", "label", "patterns", "scope", "window", "lang", "source"}
