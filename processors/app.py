@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import faust
 
-from processors import compat
+from processors import compat, delivery
 from processors.settings import Settings
 
 
 def create_app(settings: Settings) -> faust.App:
     """Return the faust App for these settings; workers with the same worker_id share the work."""
     session_timeout = settings.consumer_session_timeout_s
-    app = faust.App(
+    app = delivery.App(
         settings.worker_id,
         broker=[f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
         store=settings.faust_store,

@@ -28,6 +28,7 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
+from processors import delivery
 from processors.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -91,15 +92,15 @@ class TansuConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
             raise
 
 
-class TansuConsumer(faust_aiokafka.Consumer):
-    """Faust's aiokafka consumer running a TansuConsumerThread."""
+class TansuConsumer(delivery.ContiguousConsumer):
+    """The pipeline's consumer running a TansuConsumerThread."""
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return TansuConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
-class TansuTransport(faust_aiokafka.Transport):
-    """Faust's aiokafka transport whose consumers use TansuConsumer."""
+class TansuTransport(delivery.Transport):
+    """The pipeline's transport whose consumers use TansuConsumer."""
 
     Consumer = TansuConsumer
 

@@ -57,8 +57,6 @@ def make_event(n: int, round_: int) -> Event:
                  published_at=datetime(2015, 11, 4, 9, round_, tzinfo=UTC))
 
 
-# See test_kill_worker: the same restart deadlock, about one run in five (`pytest -m known_stall`).
-@pytest.mark.known_stall
 def test_compat_restarted_worker_recovers_every_story(local_stack, tmp_path: Path) -> None:
     base = local_stack.settings(extract_batch_seconds=0.2, faust_web_port=0, bulk_chunk_size=50)
     settings = replace(base, worker_id=base.topic_prefix)

@@ -68,10 +68,6 @@ def expected_outcome(articles: list[Article]) -> tuple[dict[str, Event], dict[st
     return events, {k: s for k, s in stories.items() if s is not None}
 
 
-# Restarting from some committed states deadlocks the worker on the local stack (it reports Ready,
-# then its fetcher and agents wait on each other; stacks in the test's worker-2.log): a defect to fix,
-# kept out of the default run until then (`pytest -m known_stall` runs it).
-@pytest.mark.known_stall
 def test_kill_worker_mid_stream_then_reconcile(local_stack, tmp_path: Path) -> None:
     base = local_stack.settings(faust_web_port=0)
     settings = replace(base, worker_id=base.topic_prefix)
