@@ -36,7 +36,7 @@ from processors import alerts, errors, index, stories
 from processors import tables as tables_module
 from processors import topics as topics_module
 from processors.app import create_app
-from processors.extract import Extractor
+from processors.extract import Extractor, with_language
 from processors.schemas import Article, DeadLetter, Event, Story, utcnow
 from processors.search import connect
 from processors.settings import Settings
@@ -316,7 +316,8 @@ def extract_messages(messages: list[Message]) -> list[Extracted]:
     articles: list[tuple[int, Article]] = []
     for message in messages:
         try:
-            article = Article.model_validate_json(message.value or b"")
+            # The language travels with the article to its index document (text_ar or text_en).
+            article = with_language(Article.model_validate_json(message.value or b""))
         except ValidationError as exc:
             results.append(Extracted(dead_letter=_dead_letter(exc, "extract", message)))
             continue

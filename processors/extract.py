@@ -97,6 +97,14 @@ class Prepared:
         return offset - self.prefix, False
 
 
+def with_language(article: Article) -> Article:
+    """Return the article with its language set when it was missing and can be detected."""
+    if article.language is not None:
+        return article
+    language = detect_language(article.text)
+    return article if language is None else article.model_copy(update={"language": language})
+
+
 def validate(article: Article, max_chars: int) -> Prepared:
     """Return the article prepared for extraction, or raise RejectedArticle with the reason."""
     text = article.text

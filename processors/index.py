@@ -107,6 +107,8 @@ def to_actions(records: Iterable[Record], settings: Settings) -> list[Action]:
 
 def _article_document(record: ProcessedArticle) -> dict[str, Any]:
     doc = record.article.model_dump(mode="json", exclude_none=True)
+    # The text field of the article's language: analysed once, by that language's analyzer.
+    doc[f"text_{record.article.language}"] = doc.pop("text")
     doc["event_count"] = record.event_count
     doc["processed_at"] = record.processed_at.isoformat()
     # When the article appeared; an undated article is placed at the time it was processed.

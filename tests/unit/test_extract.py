@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from processors.extract import Extractor, RejectedArticle
+from processors.extract import Extractor, RejectedArticle, with_language
 from processors.schemas import Article
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
@@ -238,3 +238,14 @@ def test_extract_cyberattack_parties_found_by_the_tagger(extractor, text, title,
     assert events
     found = {(p.canonical, p.role) for e in events for p in e.participants}
     assert expected <= found and not absent & {name for name, _ in found}, found
+
+
+def test_with_language_fills_in_only_a_missing_detectable_language() -> None:
+    english = Article(id="e", text="The ministry said the attack on the port was carried out by rebels.")
+    assert with_language(english).language == "en"
+    arabic = Article(id="a", text="قالت الوزارة إن الهجوم على الميناء نفذه المتمردون أمس في المدينة")
+    assert with_language(arabic).language == "ar"
+    given = Article(id="g", text=english.text, language="ar")
+    assert with_language(given) is given
+    unknown = Article(id="u", text="Le ministère a déclaré que l'attaque contre le port a été menée hier.")
+    assert with_language(unknown).language is None

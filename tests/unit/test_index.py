@@ -57,13 +57,17 @@ def test_index_story_document_timestamp_is_last_seen() -> None:
 
 
 def test_index_article_and_alert_documents() -> None:
-    processed = ProcessedArticle(Article(id="voa:1", text="body", title="t", published_at=AT), 3,
-                                 AT + timedelta(minutes=1))
+    processed = ProcessedArticle(Article(id="voa:1", text="body", title="t", language="en", published_at=AT),
+                                 3, AT + timedelta(minutes=1))
     doc = to_document(processed)
     assert doc["@timestamp"] == AT.isoformat()
     assert doc["processed_at"] == (AT + timedelta(minutes=1)).isoformat()
-    assert doc["event_count"] == 3 and doc["id"] == "voa:1" and doc["text"] == "body"
-    undated = to_document(ProcessedArticle(Article(id="x", text="body"), 0, AT))
+    # The text is in its language's field only: one copy, one analyzer.
+    assert doc["event_count"] == 3 and doc["id"] == "voa:1" and doc["text_en"] == "body"
+    assert "text" not in doc and "text_ar" not in doc
+    arabic = to_document(ProcessedArticle(Article(id="ar:1", text="نص", language="ar"), 0, AT))
+    assert arabic["text_ar"] == "نص" and "text_en" not in arabic
+    undated = to_document(ProcessedArticle(Article(id="x", text="body", language="en"), 0, AT))
     assert undated["@timestamp"] == AT.isoformat()
     alert = Alert(alert_id="al1", story_id="s1", rule="security_agreement", channel="email")
     assert to_document(alert) == alert.model_dump(mode="json")
