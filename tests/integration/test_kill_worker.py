@@ -5,11 +5,13 @@ they make many stories of many mentions) go through a real worker that is killed
 After a restart, every article must be indexed, every event exactly once, and every story must hold
 exactly the mentions an offline merge of the same events gives: nothing lost (the uncommitted batch
 is redone, the stories table is recovered from its changelog) and nothing counted twice (replayed
-events neither duplicate documents nor inflate mention counts).
+events neither duplicate documents nor inflate mention counts). The scale-out case does the same
+across two rebalances: a second worker joining mid-stream, then the first one killed.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -20,6 +22,7 @@ import pytest
 from processors.extract import Extractor
 from processors.schemas import Article, Event, Story
 from processors.search import connect
+from processors.settings import Settings
 from processors.stories import merge, story_key
 from tests.integration.workers import (
     Worker,
@@ -94,14 +97,55 @@ def test_kill_worker_mid_stream_then_reconcile(local_stack, tmp_path: Path) -> N
     print(f"killed the worker with {killed_at} of {ARTICLES} articles indexed")
 
     with running_worker(settings, tmp_path / "worker-2.log") as second:
-        wait_for("every article, event and mention",
-                 lambda: (count(client, settings, "articles"), count(client, settings, "events"),
-                          sum(len(s["event_ids"]) for s in all_docs(client, settings, "stories").values())),
-                 lambda n: n == (ARTICLES, len(expected_events), len(expected_events)), 300, second)
-        time.sleep(3)  # anything still in flight would show up as an extra below
-        articles_indexed = all_docs(client, settings, "articles")
-        events_indexed = all_docs(client, settings, "events")
-        stories_indexed = all_docs(client, settings, "stories")
+        reconcile(settings, articles, expected_events, expected_stories, second)
+
+
+def test_scale_out_then_kill_mid_stream_then_reconcile(local_stack, tmp_path: Path) -> None:
+    """A second worker joins mid-stream (a rebalance), then the first one is killed (another)."""
+    base = local_stack.settings(faust_web_port=0)
+    settings = replace(base, worker_id=base.topic_prefix)
+    prepare(settings)
+    client = connect(settings)
+    articles = stream_of_articles()
+    expected_events, expected_stories = expected_outcome(articles)
+    first_part, rest = articles[:400], articles[400:]
+
+    first = Worker(settings, tmp_path / "worker-1.log")
+    try:
+        produce_articles(settings, first_part)
+        wait_for("the first articles", lambda: count(client, settings, "articles"), lambda n: n >= 150, 240, first)
+        with running_worker(settings, tmp_path / "worker-2.log") as second:
+            wait_for("both workers in one generation of the group", lambda: (generation(first), generation(second)),
+                     lambda g: g[0] is not None and g[0] == g[1], 120, second)
+            # Both workers now hold partitions of the rest of the stream; the first dies in its middle.
+            produce_articles(settings, rest)
+            killed_at = wait_for("more articles", lambda: count(client, settings, "articles"),
+                                 lambda n: n >= 600, 240, second)
+            first.kill()
+            assert killed_at < ARTICLES, "the stream ended before the kill: nothing was tested"
+            reconcile(settings, articles, expected_events, expected_stories, second)
+    finally:
+        first.stop()
+
+
+def generation(worker: Worker) -> int | None:
+    """Return the last consumer-group generation the worker was assigned partitions in (from its log)."""
+    found = re.findall(r"generation id (\d+) app consumers id", worker.log_path.read_text(errors="replace"))
+    return int(found[-1]) if found else None
+
+
+def reconcile(settings: Settings, articles: list[Article], expected_events: dict[str, Event],
+              expected_stories: dict[str, Story], worker: Worker) -> None:
+    """Wait until every article, event and mention is indexed, then check each one is there exactly once."""
+    client = connect(settings)
+    wait_for("every article, event and mention",
+             lambda: (count(client, settings, "articles"), count(client, settings, "events"),
+                      sum(len(s["event_ids"]) for s in all_docs(client, settings, "stories").values())),
+             lambda n: n == (ARTICLES, len(expected_events), len(expected_events)), 300, worker)
+    time.sleep(3)  # anything still in flight would show up as an extra below
+    articles_indexed = all_docs(client, settings, "articles")
+    events_indexed = all_docs(client, settings, "events")
+    stories_indexed = all_docs(client, settings, "stories")
 
     assert set(articles_indexed) == {a.id for a in articles}
     assert set(events_indexed) == set(expected_events)
