@@ -225,6 +225,8 @@ def test_extract_headline_and_text_events_have_distinct_ids(extractor):
     ("Attackers gained access to the network of Mercy Hospital by brute-forcing RDP connections.", None,
      set(), {"RDP"}),
     ("", "Hacker Leaks Episodes After Extortion Attempt Fails", set(), {"Hacker Leaks Episodes"}),
+    # a malware family is the weapon, not a party
+    ("Hackers used SamSam to attack Mercy Hospital last week.", None, {("Mercy Hospital", "target")}, {"SamSam"}),
     # a named hacker group is as good a sign of a cyberattack as the word "hackers"
     ("The Lazarus Group hacked Orion Logistics last year.", None,
      {("Lazarus Group", "attacker"), ("Orion Logistics", "target")}, set()),
