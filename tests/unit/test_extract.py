@@ -251,3 +251,14 @@ def test_with_language_fills_in_only_a_missing_detectable_language() -> None:
     assert with_language(given) is given
     unknown = Article(id="u", text="Le ministère a déclaré que l'attaque contre le port a été menée hier.")
     assert with_language(unknown).language is None
+
+
+@pytest.mark.parametrize(("text", "lang", "security"), [
+    # defence procurement is security cooperation, named weapons systems included
+    ("وقعت مصر وفرنسا اتفاقية لشراء طائرات رافال في القاهرة أمس.", "ar", True),
+    ("Egypt and France signed a contract for two Mistral helicopter carriers on Monday.", "en", True),
+    ("وقعت مصر وفرنسا اتفاقية لشراء قطارات في القاهرة أمس.", "ar", False),
+])
+def test_extract_security_flag_of_defence_procurement(extractor, text, lang, security):
+    events = _actual(_events(extractor, text, lang), "agreement_signed")
+    assert events and any(e.attributes.get("security") for e in events) is security
