@@ -97,12 +97,15 @@ class Prepared:
         return offset - self.prefix, False
 
 
+def language_of(article: Article) -> str | None:
+    """Return the article's language: as given, else detected from its text (None: neither ar nor en)."""
+    return article.language or detect_language(article.text)
+
+
 def with_language(article: Article) -> Article:
     """Return the article with its language set when it was missing and can be detected."""
-    if article.language is not None:
-        return article
-    language = detect_language(article.text)
-    return article if language is None else article.model_copy(update={"language": language})
+    language = language_of(article)
+    return article if language == article.language else article.model_copy(update={"language": language})
 
 
 def validate(article: Article, max_chars: int) -> Prepared:
@@ -115,7 +118,7 @@ def validate(article: Article, max_chars: int) -> Prepared:
     if len(_JUNK.findall(sample)) > _MAX_JUNK_RATIO * len(sample):
         raise RejectedArticle("binary_content", f"article {article.id}: text looks binary or wrongly decoded "
                                                 "(control or replacement characters)")
-    language = article.language or detect_language(text)
+    language = language_of(article)
     if language not in ("ar", "en"):
         raise RejectedArticle("unsupported_language", f"article {article.id}: language is neither Arabic "
                                                       "nor English (or could not be detected)")

@@ -16,8 +16,10 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from elasticsearch import Elasticsearch
 
 from processors.extract import Extractor
 from processors.schemas import Article, Event, Story
@@ -71,13 +73,18 @@ def expected_outcome(articles: list[Article]) -> tuple[dict[str, Event], dict[st
     return events, {k: s for k, s in stories.items() if s is not None}
 
 
-def test_kill_worker_mid_stream_then_reconcile(local_stack, tmp_path: Path) -> None:
+def prepared_stream(local_stack: Any) -> tuple[Settings, Elasticsearch, list[Article], dict[str, Event],
+                                                dict[str, Story]]:
+    """Return fresh settings (indices created), a search client, the stream and its expected outcome."""
     base = local_stack.settings(faust_web_port=0)
     settings = replace(base, worker_id=base.topic_prefix)
     prepare(settings)
-    client = connect(settings)
     articles = stream_of_articles()
-    expected_events, expected_stories = expected_outcome(articles)
+    return settings, connect(settings), articles, *expected_outcome(articles)
+
+
+def test_kill_worker_mid_stream_then_reconcile(local_stack, tmp_path: Path) -> None:
+    settings, client, articles, expected_events, expected_stories = prepared_stream(local_stack)
     assert len(expected_events) > ARTICLES and len(expected_stories) > WEEKS  # a stream worth reconciling
 
     first = Worker(settings, tmp_path / "worker-1.log")
@@ -102,12 +109,7 @@ def test_kill_worker_mid_stream_then_reconcile(local_stack, tmp_path: Path) -> N
 
 def test_scale_out_then_kill_mid_stream_then_reconcile(local_stack, tmp_path: Path) -> None:
     """A second worker joins mid-stream (a rebalance), then the first one is killed (another)."""
-    base = local_stack.settings(faust_web_port=0)
-    settings = replace(base, worker_id=base.topic_prefix)
-    prepare(settings)
-    client = connect(settings)
-    articles = stream_of_articles()
-    expected_events, expected_stories = expected_outcome(articles)
+    settings, client, articles, expected_events, expected_stories = prepared_stream(local_stack)
     first_part, rest = articles[:400], articles[400:]
 
     first = Worker(settings, tmp_path / "worker-1.log")
