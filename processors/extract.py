@@ -39,8 +39,9 @@ TRUNCATED_FLAG = "truncated"
 # The evidence sentence is the headline: its offsets are in the title, not in the text.
 TITLE_FLAG = "title"
 _TITLE_BREAK = "\n\n"  # a blank line always ends a sentence: the headline stands alone
-# "Abta website hacked - BBC News": a short tail after the last dash or bar names the site.
-_SITE_SUFFIX = re.compile(r"\s+[-|–—]\s+(?:\S+\s+){0,4}\S+\s*$")
+# "Abta website hacked - BBC News": a short tail after the last dash or bar names the site;
+# "… Data | Threatpost | The first stop for security news": everything after the first bar does.
+_SITE_SUFFIX = re.compile(r"\s+\|\s.*$|\s+[-|–—]\s+(?:\S+\s+){0,4}\S+\s*$")
 
 
 class RejectedArticle(ValueError):

@@ -326,8 +326,9 @@ class NamedEntityFallback:
                     continue
                 if span.end in malware_words:  # "SamSam ransomware", "WannaCry attack": a malware's name
                     continue
-                if ent.label_ == "GPE" and _after_place_word(doc, span.start, doc._.cues or []):
-                    continue  # "a hospital in Ohio": where the victim is, not a victim
+                if ent.label_ == "GPE" and (_after_place_word(doc, span.start, doc._.cues or [])
+                                            or _qualifies_place(doc, span.start)):
+                    continue  # "a hospital in Ohio", "Spring Hill, Tenn.": where the victim is, not a victim
                 mention = _name_mention(span)
                 if mention is not None:
                     found.append(mention)
@@ -346,7 +347,13 @@ def _after_place_word(doc: Doc, start: int, cues: list[CueHit]) -> bool:
         start + 2 < len(doc) and doc[start + 1].text == "-" and doc[start + 2].lower_ == "based")
 
 
+def _qualifies_place(doc: Doc, start: int) -> bool:
+    # "Spring Hill, Tenn.", "West Haven, Connecticut": a state after a town and a comma says where the town is.
+    return start >= 2 and doc[start - 1].text == "," and doc[start - 2].text[:1].isupper()
+
+
 _TRAILING = ("and", "or", "'s", "’s", "'", "’")
+_LEADING = ("ex", "former", "-")
 
 
 def _possessive_s(doc: Doc, i: int) -> bool:
@@ -355,14 +362,18 @@ def _possessive_s(doc: Doc, i: int) -> bool:
 
 def _name_mention(span: Any) -> Mention | None:
     """Return the mention of an organisation the NER model found, without a dangling "and" or possessive."""
-    end = span.end
-    while end > span.start and (span.doc[end - 1].lower_ in _TRAILING or _possessive_s(span.doc, end - 1)):
+    start, end = span.start, span.end
+    while end > start and (span.doc[end - 1].lower_ in _TRAILING or _possessive_s(span.doc, end - 1)):
         end -= 1
-    words = span.doc[span.start:end]
+    while start < end and span.doc[start].lower_ in _LEADING:  # "Ex-Chicago Public Schools worker"
+        start += 1
+    words = span.doc[start:end]
     if not len(words) or not any(t.text[:1].isupper() or t.text[:1].isdigit() for t in words):
         return None
+    if any(t.text[:1] in "@#" for t in words):  # "@cityofatlanta": a social-media handle, not a name
+        return None
     name = words.text.removeprefix("the ").removeprefix("The ")
-    return Mention(Entity(id=name, kind="organisation", name_en=name, name_ar=name), span.start, end)
+    return Mention(Entity(id=name, kind="organisation", name_en=name, name_ar=name), start, end)
 
 
 @Language.factory("marsad_named_entities_v1",

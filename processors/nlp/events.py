@@ -141,6 +141,16 @@ def _next_to(mention: Mention, cues: list[CueHit], label: str, window: int, trig
                and not _between(trigger, c, mention) for c in cues)
 
 
+def _followed_by(mention: Mention, cues: list[CueHit], label: str, event_type: str) -> bool:
+    return any(c.cue.label == label and c.start == mention.end and _applies(c, event_type) for c in cues)
+
+
+def _modifies(mention: Mention, trigger: TriggerHit, breaks: frozenset[int]) -> bool:
+    # "Russian hacks", "a North Korean cyberattack": a demonym just before the attack word says who attacked.
+    return mention.demonym and 0 <= trigger.start - mention.end <= 1 and breaks.isdisjoint(
+        range(mention.end, trigger.start))
+
+
 def _between(trigger: TriggerHit, a: Spanned, b: Spanned) -> bool:
     return min(a.end, b.end) <= trigger.start and trigger.end <= max(a.start, b.start)
 
@@ -160,7 +170,8 @@ def _role(event_type: str, mention: Mention, trigger: TriggerHit, cues: list[Cue
         return "signatory"
     if event_type == "cyberattack":
         if kind in ATTACKER_KINDS or _marked(mention, cues, "agent_marker", window, event_type, breaks) \
-                or _next_to(mention, cues, "attacker_noun", 2, trigger):
+                or _next_to(mention, cues, "attacker_noun", 2, trigger) or _modifies(mention, trigger, breaks) \
+                or _followed_by(mention, cues, "attacker_suffix", event_type):
             return "attacker"
         if kind == "person":
             return None
@@ -195,8 +206,15 @@ def participants_of(trigger: TriggerHit, mentions: list[Mention], cues: list[Cue
     organised = [m for m in actors if m.entity.kind in ORGANISED_KINDS and m.entity.country]
     found: dict[str, tuple[ParticipantCandidate, bool]] = {}
     for mention in actors:
-        # "Human Rights Watch said", "according to the UN": an organisation quoted is a source.
-        if mention.entity.kind == "organisation" and _is_source(mention, cues, breaks):
+        # "Human Rights Watch said", "according to the UN": an organisation quoted is a source; in a
+        # cyberattack so is a state body ("the FBI said", "officials informed the FBI").
+        if _quotable(mention.entity.kind, event_type) and _is_source(mention, cues, breaks):
+            continue
+        # "fake Google Docs", "posted on Twitter": the name is part of a product or a channel.
+        if any(c.cue.label == "non_party" and c.start < mention.end and mention.start < c.end for c in cues):
+            continue
+        # "a UK-based company", "US$300": the name describes something else.
+        if _followed_by(mention, cues, "qualifier_suffix", event_type):
             continue
         # "in Syria", "في أفغانستان", "الحدود اليمنية": a country named as where something
         # happened is a place.
@@ -223,6 +241,10 @@ def participants_of(trigger: TriggerHit, mentions: list[Mention], cues: list[Cue
         if kept is None or (explicit and not kept[1]):
             found[entity.id] = (candidate, explicit)
     return _most_specific_targets(event_type, [candidate for candidate, _ in found.values()])
+
+
+def _quotable(kind: str, event_type: str) -> bool:
+    return kind == "organisation" or (kind == "agency" and event_type == "cyberattack")
 
 
 def _is_source(mention: Mention, cues: list[CueHit], breaks: frozenset[int]) -> bool:
