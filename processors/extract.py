@@ -24,6 +24,7 @@ from processors.nlp import arabic
 from processors.nlp.components import ArabicNorms
 from processors.nlp.dates import DateRules, compile_date_rules, resolve_event_date
 from processors.nlp.events import EventCandidate, merge_mentions
+from processors.nlp.headlines import truecase
 from processors.nlp.knowledge import Knowledge, load_knowledge
 from processors.nlp.language import detect_language
 from processors.nlp.pipeline import build_nlp
@@ -128,8 +129,12 @@ def validate(article: Article, max_chars: int) -> Prepared:
         text = text[:max_chars]
         flags.append(TRUNCATED_FLAG)
     source, prefix = headed(article.title, text)
-    normalised = arabic.normalise(source) if language == "ar" else None
-    return Prepared(article, language, normalised.text if normalised else source, normalised, flags, source, prefix)
+    if language == "ar":
+        normalised = arabic.normalise(source)
+        return Prepared(article, language, normalised.text, normalised, flags, source, prefix)
+    # The pipeline reads an English headline in the case its text writes the words (same length).
+    cased = truecase(source[:prefix], text) + source[prefix:]
+    return Prepared(article, language, cased, None, flags, source, prefix)
 
 
 def headed(title: str | None, text: str) -> tuple[str, int]:

@@ -284,7 +284,9 @@ class NamedEntityFallback:
     def _needed(self, triggers: list[TriggerHit], cues: list[CueHit], mentions: list[Mention]) -> bool:
         # Only when a trigger of the configured types really fires and no organisation that the
         # gazetteers know is there to be its party.
-        if any(m.entity.kind in ORGANISED_KINDS for m in mentions):
+        products = [c for c in cues if c.cue.label == "non_party"]  # "Google Docs" names no party
+        if any(m.entity.kind in ORGANISED_KINDS and not any(c.start < m.end and m.start < c.end for c in products)
+               for m in mentions):
             return False
         return any(t.trigger.label in self.trigger_labels and requirements_met(t, cues, mentions) for t in triggers)
 
@@ -315,7 +317,8 @@ class NamedEntityFallback:
     def _add_mentions(self, doc: Doc, tagged: list[tuple[Span, Doc]]) -> None:
         found = list(doc._.mentions or [])
         excluded = self._word_positions(doc)
-        malware_words = {c.start for c in doc._.cues or [] if c.cue.label == "cyber_context"} | {
+        # "SamSam ransomware", "WannaCry attack" name malware; "PGA computers", "ABTA website" name victims.
+        malware_words = {c.start for c in doc._.cues or [] if c.cue.label == "malware_noun"} | {
             t.start for t in doc._.triggers if t.trigger.label == "cyberattack"}
         for sentence, ner_doc in tagged:
             taken = {i for m in found for i in range(m.start, m.end)} | excluded
@@ -324,7 +327,7 @@ class NamedEntityFallback:
                                      alignment_mode="expand")
                 if ent.label_ not in self.entity_labels or span is None or taken & set(range(span.start, span.end)):
                     continue
-                if span.end in malware_words:  # "SamSam ransomware", "WannaCry attack": a malware's name
+                if span.end in malware_words:
                     continue
                 if ent.label_ == "GPE" and (_after_place_word(doc, span.start, doc._.cues or [])
                                             or _qualifies_place(doc, span.start)):

@@ -135,9 +135,9 @@ def _marked(mention: Mention, cues: list[CueHit], label: str, window: int, event
 
 
 def _next_to(mention: Mention, cues: list[CueHit], label: str, window: int, trigger: TriggerHit) -> bool:
-    # "Lazarus hackers", "hackers from X": next to the word, on the same side of the trigger; in
-    # "hackers hit X" the name is the verb's object.
-    return any(c.cue.label == label and (abs(mention.start - c.end) <= window or abs(c.start - mention.end) <= window)
+    # "Lazarus hackers", "North Korean state hackers", "the hacker group X": the name qualifies the word,
+    # on the same side of the trigger; in "hackers hit X" or "hackers infect X" it is the verb's object.
+    return any(c.cue.label == label and (0 <= c.start - mention.end < window or c.end == mention.start)
                and not _between(trigger, c, mention) for c in cues)
 
 

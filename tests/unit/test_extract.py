@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from processors.extract import Extractor, RejectedArticle, with_language
+from processors.nlp.headlines import truecase
 from processors.schemas import Article
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
@@ -233,6 +234,23 @@ def test_extract_headline_and_text_events_have_distinct_ids(extractor):
     # the habitual reading is only for a verb right after the attack word
     ("Phishing emails tricked staff at Orion Logistics into paying fake invoices last week.", None,
      {("Orion Logistics", "target")}, set()),
+    # a Title Case headline is read in the case its text writes the words: the victim's name stands out
+    ("Officials said the hackers infected the computers with ransomware and demanded payment.",
+     "Hackers Infect Greendale Bank Computers With Ransomware, Demand Payment", {("Greendale Bank", "target")},
+     {"Ransomware"}),
+    # a demonym before the attack word, "X-linked" and "X is behind" say who attacked; "X-based" says where
+    ("Russian hacks crippled the computers of Orion Logistics last year.", None,
+     {("RU", "attacker"), ("Orion Logistics", "target")}, set()),
+    ("Russia-linked hackers breached Orion Logistics, Brightwater, a UK-based company, said.", None,
+     {("RU", "attacker"), ("Orion Logistics", "target")}, {"GB"}),
+    ("Experts believe Iran is behind the hacking of the computers of Orion Logistics last year.", None,
+     {("IR", "attacker")}, set()),
+    # investigators, products and channels are not parties
+    ("Hackers breached Equifax last week and officials informed the FBI.", None, {("Equifax", "target")}, {"FBI"}),
+    ("Hackers targeted Orion Logistics staff with fake Google Docs links posted on Twitter.", None,
+     {("Orion Logistics", "target")}, {"Google", "X Corp"}),
+    # a state after a town and a comma says where the town is; a handle is not a name
+    ("", "Spring Hill, Tenn., Hit With Ransomware Attack", set(), {"Tenn."}),
 ])
 def test_extract_cyberattack_parties_found_by_the_tagger(extractor, text, title, expected, absent):
     events = _actual(_events(extractor, text or "Officials gave no further details on Tuesday.", title=title),
@@ -262,3 +280,14 @@ def test_with_language_fills_in_only_a_missing_detectable_language() -> None:
 def test_extract_security_flag_of_defence_procurement(extractor, text, lang, security):
     events = _actual(_events(extractor, text, lang), "agreement_signed")
     assert events and any(e.attributes.get("security") for e in events) is security
+
+
+@pytest.mark.parametrize(("title", "body", "cased"), [
+    ("Hackers Infect PGA Computers With Ransomware", "The computers of the PGA were infected with ransomware.",
+     "Hackers infect PGA computers with ransomware"),
+    ("U.S. Says North Korea Was Behind the Attack", "Officials in North Korea denied it.",
+     "U.S. Says North Korea was behind the Attack"),
+    ("Hackers hit the Greendale college", "The Greendale college said so.", "Hackers hit the Greendale college"),
+])
+def test_truecase_headline_from_the_body(title, body, cased):
+    assert truecase(title, body) == cased
