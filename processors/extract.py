@@ -263,11 +263,18 @@ def _span(item: Prepared, segment: Segment, doc: Doc, start: int, end: int) -> t
     return _original(item, begin), _original(item, finish - 1) + 1
 
 
-def _participant(item: Prepared, segment: Segment, doc: Doc, candidate: Any) -> Participant:
+def _participant(item: Prepared, segment: Segment, doc: Doc, candidate: Any, knowledge: Knowledge) -> Participant:
     start, end = _span(item, segment, doc, candidate.start, candidate.end)
     entity = candidate.entity
-    return Participant(name=item.source[start:end], canonical=entity.id, kind=entity.kind,
-                       role=candidate.role, name_en=entity.name_en, name_ar=entity.name_ar)
+    name = item.source[start:end]
+    if item.normalised and entity.id not in knowledge.entities:
+        # A name the Arabic article introduced itself (no gazetteer id): its canonical form is the
+        # name as written, not the matcher's folded spelling (ة, ى and hamzas kept, marks removed).
+        written = arabic.strip_marks(name)
+        return Participant(name=name, canonical=written, kind=entity.kind, role=candidate.role,
+                           name_en=written, name_ar=written)
+    return Participant(name=name, canonical=entity.id, kind=entity.kind, role=candidate.role,
+                       name_en=entity.name_en, name_ar=entity.name_ar)
 
 
 def _location(candidate: EventCandidate) -> Location | None:
@@ -319,7 +326,7 @@ def to_event(item: Prepared, segment: Segment, candidate: EventCandidate, doc: D
         event_id=event_id(article.id, candidate.event_type, trigger_start - item.prefix),
         article_id=article.id, event_type=candidate.event_type,  # type: ignore[arg-type]
         realis=candidate.realis,  # type: ignore[arg-type]
-        participants=[_participant(item, segment, doc, p) for p in candidate.participants],
+        participants=[_participant(item, segment, doc, p, knowledge) for p in candidate.participants],
         attributes=candidate.attributes, location=_location(candidate),
         event_date=date_of(sentence),
         evidence=Evidence(sentence=item.source[sentence_start:sentence_end], start=start,

@@ -78,6 +78,11 @@ def normalise_word(word: str) -> str:
     return _DELETE.sub("", word).translate(_FOLD_LETTERS_ONLY)
 
 
+def strip_marks(text: str) -> str:
+    """Return `text` without harakat, tatweel and invisible marks, its letters as written."""
+    return _DELETE.sub("", text)
+
+
 def lexicon_form(word: str) -> str:
     """Return the form in which a normalised lexicon word is stored: no article, alef folded."""
     return strip_article(word).translate(_FOLD_ALEF)

@@ -4,6 +4,7 @@
                              (patterns and text go through the same one, so they always agree)
   marsad_arabic_norms_v1     token.norm_ = lexicon form (normalised, clitics and nisba endings removed)
   marsad_phrase_ruler_v1     gazetteer and lexicon phrases -> doc._.mentions, doc._.triggers, doc._.cues
+  marsad_introduced_names_v1 groups an article names itself ("a group calling itself “X”") -> doc._.mentions
   marsad_event_builder_v1    triggers + cues + mentions -> doc._.events (EventCandidate)
 
 The matching knowledge comes from processors/knowledge via processors.nlp.knowledge; the event
@@ -38,6 +39,7 @@ from processors.nlp.events import (
     resolve_overlaps,
 )
 from processors.nlp.knowledge import KNOWLEDGE_DIR, Alias, Entity, Knowledge, load_knowledge
+from processors.nlp.names import introduced_names
 
 for _name in ("mentions", "triggers", "cues", "events"):
     if not Doc.has_extension(_name):
@@ -265,6 +267,46 @@ def make_phrase_ruler(nlp: Language, name: str, knowledge_dir: str) -> PhraseRul
     """Build the phrase ruler for the pipeline's language."""
     del name
     return PhraseRuler(nlp, _knowledge(knowledge_dir), nlp.lang or "")
+
+
+class IntroducedNames:
+    """Add the hacker groups that a cyberattack article introduces by a naming phrase and a quoted
+    or Latin-script name ("مجموعة تطلق على نفسها “X”"), which no gazetteer can list in advance."""
+
+    def __init__(self, group_noun_window: int, max_name_tokens: int):
+        self.window = group_noun_window
+        self.max_tokens = max_name_tokens
+
+    def __call__(self, doc: Doc) -> Doc:
+        cues = doc._.cues or []
+        if not any(c.cue.label == "naming_phrase" for c in cues) or not _about_cyberattack(doc):
+            return doc
+        mentions = list(doc._.mentions or [])
+        words = [token.text_with_ws for token in doc]
+        added = introduced_names(words, cues, mentions, self.window, self.max_tokens)
+        if added:
+            doc._.mentions = resolve_overlaps(mentions + added)
+        return doc
+
+
+def _about_cyberattack(doc: Doc) -> bool:
+    # A name introduced in a cyber article is the attacker's; elsewhere it may be a militia, a
+    # company or a campaign. The Doc holds the article's trigger sentences.
+    cues = doc._.cues or []
+    if any(c.cue.label == "attacker_noun" for c in cues):
+        return True
+    buckets = _by_sentence(sentence_spans(doc), doc._.triggers or [], cues, list(doc._.mentions or []))
+    return any(t.trigger.label == "cyberattack" and requirements_met(t, found_cues, found_mentions)
+               for triggers, found_cues, found_mentions in buckets for t in triggers)
+
+
+@Language.factory("marsad_introduced_names_v1", default_config={"group_noun_window": 4, "max_name_tokens": 6},
+                  assigns=["doc._.mentions"])
+def make_introduced_names(nlp: Language, name: str, group_noun_window: int,
+                          max_name_tokens: int) -> IntroducedNames:
+    """Build the introduced-name finder with its windows from the config."""
+    del nlp, name
+    return IntroducedNames(group_noun_window, max_name_tokens)
 
 
 class NamedEntityFallback:

@@ -219,7 +219,8 @@ def participants_of(trigger: TriggerHit, mentions: list[Mention], cues: list[Cue
         # "in Syria", "في أفغانستان", "الحدود اليمنية": a country named as where something
         # happened is a place.
         if mention.entity.kind == "country" and _marked(
-                mention, cues, "place_marker", PLACE_MARKER_WINDOW, event_type, breaks):
+                mention, cues, "place_marker", PLACE_MARKER_WINDOW, event_type, breaks) and not _victim_country(
+                mention, trigger, cues, settings["marker_window"], breaks):
             continue
         # "شركة النفط السعودية أرامكو", "Saudi Aramco": a country adjective next to one of its own
         # organisations describes the organisation; it is not a party of its own.
@@ -245,6 +246,20 @@ def participants_of(trigger: TriggerHit, mentions: list[Mention], cues: list[Cue
 
 def _quotable(kind: str, event_type: str) -> bool:
     return kind == "organisation" or (kind == "agency" and event_type == "cyberattack")
+
+
+def _victim_country(mention: Mention, trigger: TriggerHit, cues: list[CueHit], window: int,
+                    breaks: frozenset[int]) -> bool:
+    """Return whether a country after "in" is the victim of a cyberattack: "استهدفوا حسابات مصرفية في
+    الولايات المتحدة" (targeted bank accounts in the US) names where the victims are, and a hacker
+    abroad attacks them there. Only right after a targeting verb and its short object, in one clause;
+    after the hackers themselves ("استهدف قراصنة في الصين") it is where the attackers are."""
+    if trigger.trigger.label != "cyberattack" or not trigger.end <= mention.start <= trigger.end + window:
+        return False
+    targeting = any(c.cue.label == "target_marker" and trigger.start <= c.start and c.end <= trigger.end
+                    for c in cues)
+    subject = any(c.cue.label == "attacker_noun" and trigger.end <= c.start < mention.start for c in cues)
+    return targeting and not subject and breaks.isdisjoint(range(trigger.end, mention.start))
 
 
 def _is_source(mention: Mention, cues: list[CueHit], breaks: frozenset[int]) -> bool:

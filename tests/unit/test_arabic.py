@@ -85,3 +85,7 @@ def test_arabic_canonical_vocabulary_reduces_clitic_words_inside_long_names():
     assert "لبريطانيا" not in vocabulary and "بريطانيا" in vocabulary
     assert arabic.analyse("لبريطانيا", vocabulary) == "بريطانيا"
     assert "بين" in vocabulary  # too short to hold a clitic
+
+
+def test_arabic_strip_marks_keeps_letters_as_written():
+    assert arabic.strip_marks("كَتِيبَةُ الظـلام\u200f") == "كتيبة الظلام"

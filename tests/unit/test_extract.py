@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from processors.extract import Extractor, RejectedArticle, with_language
+from processors.nlp import arabic
 from processors.nlp.headlines import truecase
 from processors.schemas import Article
 
@@ -291,3 +292,42 @@ def test_extract_security_flag_of_defence_procurement(extractor, text, lang, sec
 ])
 def test_truecase_headline_from_the_body(title, body, cased):
     assert truecase(title, body) == cased
+
+
+@pytest.mark.parametrize(("text", "lang", "expected", "absent"), [
+    # a group the article names itself is the attacker; its canonical form is the name as written
+    # (letters as written: ة is not folded to ه, only the tatweel goes)
+    ("اخترقت مجموعة قراصنة تطلق على نفسها «كتيبة الظـلام» الموقع الرسمي لشركة أرامكو يوم الاثنين.", "ar",
+     {("كتيبة الظلام", "attacker"), ("Saudi Aramco", "target")}, set()),
+    ("اخترق هكرز أطلقوا على مجموعتهم اسم (Cyber_Falcons) حساب شركة سابك على تويتر.", "ar",
+     {("Cyber_Falcons", "attacker"), ("SABIC", "target")}, set()),
+    ("اخترق هكرز يطلقون على أنفسهم اسم Team Poison حساب الوزارة الرسمي.", "ar", {("Team Poison", "attacker")}, set()),
+    # a name the gazetteer knows, in a transliteration variant, or behind a bracketed gloss, is its entity
+    ("أدين مراهق بالمشاركة مع مجموعة تطلق على نفسها “ليزارد سكويد” في هجوم إلكتروني على شبكتي بلاي ستيشن"
+     " وإكس بوكس لايف.", "ar",
+     {("Lizard Squad", "attacker"), ("PlayStation Network", "target"), ("Xbox Live", "target")}, set()),
+    ("نشرت مجموعة قراصنة تطلق على نفسها «فريق التأثير» (إمباكت تيم) بيانات مستخدمي موقع آشلي ماديسون بعد"
+     " اختراق إلكتروني.", "ar", {("Impact Team", "attacker")}, {"فريق التأثير"}),
+    ("A hacker group calling itself Stealth Ravens launched DDoS attacks against Orion Logistics.", "en",
+     {("Stealth Ravens", "attacker")}, set()),
+    # malware and companies "called X" are no group: only after a group or attacker noun
+    ("أصاب فيروس إلكتروني يدعى “ShadowPad” أجهزة كمبيوتر في شركة أرامكو.", "ar", set(), {"ShadowPad"}),
+    ("قالت شركة تدعى “Nordex” إنها تعرضت لهجوم إلكتروني شل أنظمتها.", "ar", set(), {"Nordex"}),
+    # the country after the object of a targeting verb is the victim; after the hackers, where they are
+    ("ضبطت الشرطة ثلاثة قراصنة نيجيريين استهدفوا حسابات مصرفية في الولايات المتحدة.", "ar",
+     {("NG", "attacker"), ("US", "target")}, set()),
+    ("استهدف قراصنة في الصين حسابات مصرفية عبر برمجيات خبيثة.", "ar", set(), {"CN"}),
+])
+def test_extract_cyberattack_parties_named_by_the_article(extractor, text, lang, expected, absent):
+    events = _actual(_events(extractor, text, lang, "2015-08-20"), "cyberattack")
+    assert events
+    found = {(p.canonical, p.role) for e in events for p in e.participants}
+    assert expected <= found and not absent & {name for name, _ in found}, found
+
+
+def test_extract_introduced_name_is_found_again_later_in_the_article(extractor):
+    text = ("اخترق هكرز يطلقون على أنفسهم اسم (Desert_Wolves) الموقع الرسمي لوزارة الصحة، "
+            "وقال متحدث إن Desert_Wolves اخترقوا حسابات رسمية أخرى في الشهر الماضي.")
+    doc = extractor.pipelines["ar"](arabic.normalise(text).text)  # as extract feeds it
+    found = [(m.start, m.entity.kind) for m in doc._.mentions if m.entity.id == "Desert_Wolves"]
+    assert len(found) == 2 and {kind for _, kind in found} == {"group"}, found
