@@ -134,10 +134,10 @@ def _marked(mention: Mention, cues: list[CueHit], label: str, window: int, event
                for c in cues)
 
 
-def _next_to(mention: Mention, cues: list[CueHit], label: str, window: int, trigger: TriggerHit) -> bool:
-    # "Lazarus hackers", "North Korean state hackers", "the hacker group X": the name qualifies the word,
-    # on the same side of the trigger; in "hackers hit X" or "hackers infect X" it is the verb's object.
-    return any(c.cue.label == label and (0 <= c.start - mention.end < window or c.end == mention.start)
+def _next_to(mention: Mention, cues: list[CueHit], label: str, trigger: TriggerHit) -> bool:
+    # "Lazarus hackers", "the hacker group X": the name qualifies the word, on the same side of the
+    # trigger; in "hackers hit X" it is the verb's object, in "X paid hackers" the verb's subject.
+    return any(c.cue.label == label and (c.start == mention.end or c.end == mention.start)
                and not _between(trigger, c, mention) for c in cues)
 
 
@@ -170,7 +170,7 @@ def _role(event_type: str, mention: Mention, trigger: TriggerHit, cues: list[Cue
         return "signatory"
     if event_type == "cyberattack":
         if kind in ATTACKER_KINDS or _marked(mention, cues, "agent_marker", window, event_type, breaks) \
-                or _next_to(mention, cues, "attacker_noun", 2, trigger) or _modifies(mention, trigger, breaks) \
+                or _next_to(mention, cues, "attacker_noun", trigger) or _modifies(mention, trigger, breaks) \
                 or _followed_by(mention, cues, "attacker_suffix", event_type):
             return "attacker"
         if kind == "person":

@@ -246,6 +246,11 @@ def test_extract_headline_and_text_events_have_distinct_ids(extractor):
      {("RU", "attacker"), ("Orion Logistics", "target")}, {"GB"}),
     ("Experts believe Iran is behind the hacking of the computers of Orion Logistics last year.", None,
      {("IR", "attacker")}, set()),
+    # a name right before the attacker noun qualifies it; the subject of a verb before it does not
+    ("North Korean state hackers breached Orion Logistics last year.", None,
+     {("KP", "attacker"), ("Orion Logistics", "target")}, set()),
+    ("Indiana-based Hancock Health paid hackers 4 bitcoin to unlock its network after a ransomware attack.", None,
+     {("Hancock Health", "target")}, {"Indiana"}),
     # investigators, products and channels are not parties
     ("Hackers breached Equifax last week and officials informed the FBI.", None, {("Equifax", "target")}, {"FBI"}),
     ("Hackers targeted Orion Logistics staff with fake Google Docs links posted on Twitter.", None,
