@@ -213,8 +213,10 @@ def participants_of(trigger: TriggerHit, mentions: list[Mention], cues: list[Cue
         # "fake Google Docs", "posted on Twitter": the name is part of a product or a channel.
         if any(c.cue.label == "non_party" and c.start < mention.end and mention.start < c.end for c in cues):
             continue
-        # "a UK-based company", "US$300": the name describes something else.
-        if _followed_by(mention, cues, "qualifier_suffix", event_type):
+        # "a UK-based company", "US$300", "the WFP, an agency of the United Nations": the name
+        # describes another party, it is not one of its own.
+        if _followed_by(mention, cues, "qualifier_suffix", event_type) or _marked(
+                mention, cues, "owner_marker", settings["marker_window"], event_type, breaks):
             continue
         # "in Syria", "في أفغانستان", "الحدود اليمنية": a country named as where something
         # happened is a place.

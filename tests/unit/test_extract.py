@@ -277,6 +277,17 @@ def test_with_language_fills_in_only_a_missing_detectable_language() -> None:
     assert with_language(unknown).language is None
 
 
+@pytest.mark.parametrize(("text", "lang", "signatories", "absent"), [
+    ("وقع المركز مذكرة تفاهم مع برنامج الغذاء العالمي التابع للأمم المتحدة أمس.", "ar", {"WFP"}, {"United Nations"}),
+    ("Egypt signed an agreement with the World Food Programme, an agency of the United Nations, on Monday.", "en",
+     {"EG", "WFP"}, {"United Nations"}),
+])
+def test_extract_owner_of_a_signatory_is_not_a_signatory(extractor, text, lang, signatories, absent):
+    events = _actual(_events(extractor, text, lang), "agreement_signed")
+    ids = {p.canonical for e in events for p in e.participants}
+    assert signatories <= ids and not absent & ids, ids
+
+
 @pytest.mark.parametrize(("text", "lang", "security"), [
     # defence procurement is security cooperation, named weapons systems included
     ("وقعت مصر وفرنسا اتفاقية لشراء طائرات رافال في القاهرة أمس.", "ar", True),
