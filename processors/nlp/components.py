@@ -388,8 +388,12 @@ class NamedEntityFallback:
 
 
 def _after_place_word(doc: Doc, start: int, cues: list[CueHit]) -> bool:
-    return any(c.cue.label == "place_marker" and c.end == start for c in cues) or (
-        start + 2 < len(doc) and doc[start + 1].text == "-" and doc[start + 2].lower_ == "based")
+    # "in Ohio", "in the U.S", "Ohio-based", and a dateline ("TORONTO, April 19 (Reuters) -").
+    article = start > 0 and doc[start - 1].lower_ == "the"
+    return any(c.cue.label == "place_marker" and c.end in (start, start - article) for c in cues) or (
+        start + 2 < len(doc) and doc[start + 1].text == "-" and doc[start + 2].lower_ == "based") or (
+        doc[start].text.isupper() and start + 1 < len(doc) and doc[start + 1].text == ","
+        and (start == 0 or doc[start - 1].is_space or doc[start - 1].text in ".\n"))
 
 
 def _qualifies_place(doc: Doc, start: int) -> bool:

@@ -255,6 +255,9 @@ def test_extract_headline_and_text_events_have_distinct_ids(extractor):
     ("Hackers breached Equifax last week and officials informed the FBI.", None, {("Equifax", "target")}, {"FBI"}),
     ("Hackers targeted Orion Logistics staff with fake Google Docs links posted on Twitter.", None,
      {("Orion Logistics", "target")}, {"Google", "X Corp"}),
+    # a dateline and the outlets that report a story are not parties
+    ("TORONTO, April 19 (Reuters) - Hackers breached the payment systems of Orion Logistics, WIRED reported.",
+     None, {("Orion Logistics", "target")}, {"TORONTO", "Reuters", "WIRED"}),
     # a state after a town and a comma says where the town is; a handle is not a name
     ("", "Spring Hill, Tenn., Hit With Ransomware Attack", set(), {"Tenn."}),
 ])
