@@ -265,7 +265,11 @@ def _victim_country(mention: Mention, trigger: TriggerHit, cues: list[CueHit], w
 
 
 def _is_source(mention: Mention, cues: list[CueHit], breaks: frozenset[int]) -> bool:
-    said = any(c.cue.label == "reporting_verb" and 0 <= c.start - mention.end < SOURCE_WINDOW for c in cues)
+    # "Human Rights Watch said", "Doctors Without Borders (MSF) said"; in "… breached Orion, Reuters
+    # reported" the verb belongs to the outlet between them.
+    outlets = [c.start for c in cues if c.cue.label == "non_party"]
+    said = any(c.cue.label == "reporting_verb" and 0 <= c.start - mention.end < SOURCE_WINDOW
+               and not any(mention.end <= o < c.start for o in outlets) for c in cues)
     return said or _marked(mention, cues, "source_marker", SOURCE_WINDOW, "", breaks)
 
 
