@@ -39,7 +39,7 @@ from processors.nlp.events import (
     resolve_overlaps,
 )
 from processors.nlp.knowledge import KNOWLEDGE_DIR, Alias, Entity, Knowledge, load_knowledge
-from processors.nlp.names import introduced_names
+from processors.nlp.names import group_naming_phrases, introduced_names
 
 for _name in ("mentions", "triggers", "cues", "events"):
     if not Doc.has_extension(_name):
@@ -53,10 +53,15 @@ CLAUSE_BREAKS = frozenset([*".,;:!?()[]،؛؟…", "\n"])
 def sentence_spans(doc: Doc) -> list[tuple[int, int]]:
     """Return the token spans of the sentences a Doc holds (extract joins an article's trigger
     sentences into one Doc and records where each starts in `doc.user_data`)."""
+    cached = doc.user_data.get("sentence_spans")  # several components ask for them
+    if cached is not None:
+        return cached
     starts = doc.user_data.get("sentence_starts") or (0,)
     firsts = [doc.char_span(c, c + 1, alignment_mode="expand") for c in starts]
     bounds = [span.start if span is not None else len(doc) for span in firsts] + [len(doc)]
-    return list(itertools.pairwise(bounds))
+    spans = list(itertools.pairwise(bounds))
+    doc.user_data["sentence_spans"] = spans
+    return spans
 
 
 class WordSplitter:
@@ -279,7 +284,8 @@ class IntroducedNames:
 
     def __call__(self, doc: Doc) -> Doc:
         cues = doc._.cues or []
-        if not any(c.cue.label == "naming_phrase" for c in cues) or not _about_cyberattack(doc):
+        # Cheapest test first: "named" and "known as" are common, after a group noun they are not.
+        if not group_naming_phrases(cues, self.window) or not _about_cyberattack(doc):
             return doc
         mentions = list(doc._.mentions or [])
         words = [token.text_with_ws for token in doc]

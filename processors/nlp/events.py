@@ -16,6 +16,9 @@ REALIS_ORDER = ("negated", "planned", "generic")
 ORGANISED_KINDS = ("organisation", "agency", "company")
 ATTACKER_KINDS = ("group", "armed_group")
 STATE_BACKED_KINDS = ("agency", "person")
+ROLE_LABELS = frozenset(["reporting_verb", "source_marker", "non_party", "qualifier_suffix", "owner_marker",
+                         "place_marker", "target_marker", "agent_marker", "purpose_marker", "attacker_noun",
+                         "attacker_suffix"])
 PLACE_MARKER_WINDOW = 2
 SOURCE_WINDOW = 4  # "Doctors Without Borders (MSF) said": room for a bracketed acronym
 
@@ -202,6 +205,8 @@ def participants_of(trigger: TriggerHit, mentions: list[Mention], cues: list[Cue
                     entities: dict[str, Entity], breaks: frozenset[int]) -> list[ParticipantCandidate]:
     """Return the participants of the event `trigger` announces in a sentence, one per entity."""
     event_type = trigger.trigger.label
+    # Only the cues that bear on roles, once: a sentence holds many more (realis, topic, context).
+    cues = [c for c in cues if c.cue.label in ROLE_LABELS and _applies(c, event_type)]
     actors = [m for m in mentions if not m.is_place]
     organised = [m for m in actors if m.entity.kind in ORGANISED_KINDS and m.entity.country]
     found: dict[str, tuple[ParticipantCandidate, bool]] = {}

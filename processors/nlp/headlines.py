@@ -10,14 +10,12 @@ capitalises them. The length never changes, so offsets still hold.
 from __future__ import annotations
 
 import re
-from collections import Counter
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
 _WORD = re.compile(r"[^\W\d_][\w'’]*")
 _TITLE_CASE_SHARE = 0.6  # of a headline's words capitalised: below that it is written as a sentence
 _MIN_WORDS = 3
-_STEM = 5  # "Infect" counts "infected" in the body: the first letters of a word stand for its forms
 
 
 def truecase(headline: str, body: str) -> str:
@@ -26,24 +24,20 @@ def truecase(headline: str, body: str) -> str:
     capitalised = [w for w in words if w.group()[0].isupper()]
     if len(words) < _MIN_WORDS or len(capitalised) < _TITLE_CASE_SHARE * len(words):
         return headline
-    counts = Counter(w.group() for w in _WORD.finditer(body))
-    stems = Counter(w[:_STEM] for w in counts.elements() if len(w) >= _STEM)
     chars = list(headline)
     for match in capitalised[1:] if capitalised and capitalised[0].start() == words[0].start() else capitalised:
         word = match.group()
         if word.isupper():
             continue  # an acronym, or a letter of one ("U.S.")
-        if _lower_in(word, counts, stems):
+        if _lower_in(word, body):
             chars[match.start()] = word[0].lower()
     return "".join(chars)
 
 
-def _lower_in(word: str, counts: Counter[str], stems: Counter[str]) -> bool:
+def _lower_in(word: str, body: str) -> bool:
+    # Substring counts (C speed): "infect" also counts "infected", so a word's forms all vote.
     lower = word[0].lower() + word[1:]
-    if lower in STOP_WORDS and counts[word] <= counts[lower]:
-        return True  # "With", "Over", "It": spaCy's English stop words
-    if counts[lower] or counts[word]:
-        return counts[lower] > counts[word]
-    if len(word) < _STEM:
-        return False
-    return stems[lower[:_STEM]] > stems[word[:_STEM]]
+    as_lower, as_written = body.count(lower), body.count(word)
+    if lower in STOP_WORDS:
+        return as_written <= as_lower  # "With", "Over", "It": spaCy's English stop words
+    return as_lower > as_written

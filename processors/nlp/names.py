@@ -71,11 +71,13 @@ def _gloss(words: Sequence[str], end: int, max_tokens: int) -> tuple[int, int] |
     return _quoted(words, end, max_tokens)
 
 
-def _after_group_word(phrase: CueHit, cues: Sequence[CueHit], window: int) -> bool:
-    # "مجموعة تطلق على نفسها", "هكرز أطلقوا على مجموعتهم اسم", "a hacker group calling itself":
-    # the phrase names a group, not a company, a website or a piece of malware.
-    return any(c.cue.label in GROUP_LABELS and c.end <= phrase.start and phrase.start - c.end < window
-               for c in cues)
+def group_naming_phrases(cues: Sequence[CueHit], window: int) -> list[CueHit]:
+    """Return the naming phrases that follow a group or attacker noun: "مجموعة تطلق على نفسها",
+    "هكرز أطلقوا على مجموعتهم اسم", "a hacker group calling itself" name a group, not a company,
+    a website or a piece of malware."""
+    groups = [c.end for c in cues if c.cue.label in GROUP_LABELS]
+    return [phrase for phrase in cues if phrase.cue.label == NAMING_LABEL
+            and any(end <= phrase.start and phrase.start - end < window for end in groups)]
 
 
 def _overlaps(span: tuple[int, int], mentions: Sequence[Mention]) -> bool:
@@ -95,9 +97,7 @@ def introduced_names(words_ws: Sequence[str], cues: Sequence[CueHit], mentions: 
     """
     words = [w.strip() or w for w in words_ws]
     found: list[Mention] = []
-    for phrase in cues:
-        if phrase.cue.label != NAMING_LABEL or not _after_group_word(phrase, cues, window):
-            continue
+    for phrase in group_naming_phrases(cues, window):
         span = name_after(words, phrase.end, max_tokens)
         if span is None:
             continue
