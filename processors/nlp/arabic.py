@@ -129,6 +129,17 @@ def has_article(word: str) -> bool:
     return any(c.startswith(ARTICLE) and len(c) - 2 >= _MIN_STEM for c in _candidates(word))
 
 
+def has_purpose_prefix(word: str, lexicon_word: str) -> bool:
+    """Return whether a word carries the preposition ل ("to", "for") before the lexicon word it stands
+    for: لتوقيع، للتوقيع، ولإبرام ("to sign", "for the signing"), not التوقيع or a word whose own first
+    letter is ل."""
+    text = normalise_word(word).translate(_FOLD_ALEF)
+    if text[:1] in ("و", "ف") and len(text) > len(lexicon_word) + 1:
+        text = text[1:]
+    return text.startswith("لل") or (text.startswith("ل") and not text.startswith(ARTICLE)
+                                     and not lexicon_word.startswith("ل"))
+
+
 def _strip(words: list[str], clitics: tuple[str, ...]) -> list[str]:
     return [w[len(c):] for w in words for c in clitics if w.startswith(c) and len(w) - len(c) >= _MIN_STEM]
 

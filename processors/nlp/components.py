@@ -17,6 +17,7 @@ import bisect
 import itertools
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ from processors.nlp.events import (
     requirements_met,
     resolve_overlaps,
 )
-from processors.nlp.knowledge import KNOWLEDGE_DIR, Alias, Entity, Knowledge, load_knowledge
+from processors.nlp.knowledge import KNOWLEDGE_DIR, Alias, Entity, Knowledge, Trigger, load_knowledge
 from processors.nlp.names import group_naming_phrases, introduced_names
 
 for _name in ("mentions", "triggers", "cues", "events"):
@@ -240,6 +241,15 @@ class PhraseRuler:
         self._labels[key] = label
         self.words.add(key, [self._make_pattern(p) for p in patterns if p.strip()])
 
+    def _purposed(self, doc: Doc, trigger: Trigger, start: int) -> Trigger:
+        # "وصل الوزير لتوقيع اتفاقية" (arrived to sign), "اجتماع لإقرار البروتوكول": a signing
+        # word after the purpose preposition ل is what is to happen. (Not for attacks: "تعرض لهجوم"
+        # is "was subjected to an attack".)
+        if self.lang != "ar" or trigger.label != "agreement_signed" or trigger.realis is not None:
+            return trigger
+        token = doc[start]
+        return replace(trigger, realis="planned") if arabic.has_purpose_prefix(token.text, token.norm_) else trigger
+
     @staticmethod
     def _article_missing(doc: Doc, start: int, key: str) -> bool:
         # An Arabic name written with the article (الهند، الرياض) matches only a word that has it:
@@ -252,7 +262,7 @@ class PhraseRuler:
         for match_id, start, end in self.names(doc) + self.words(doc):
             kind, item = self._labels[strings[match_id]]
             if kind == "trigger":
-                triggers.append(TriggerHit(item, start, end))
+                triggers.append(TriggerHit(self._purposed(doc, item, start), start, end))
             elif kind == "cue":
                 cues.append(CueHit(item, start, end))
             elif self._article_missing(doc, start, strings[match_id]):

@@ -77,6 +77,11 @@ def test_extract_each_event_type_in_both_languages(extractor, text, lang, event_
     ("Qatar did not sign the agreement with Britain.", "en", "negated"),
     ("ستوقع بريطانيا وقطر اتفاقا أمنيا الأسبوع المقبل.", "ar", "planned"),
     ("لم يوقع الأردن الاتفاق الأمني مع بريطانيا.", "ar", "negated"),
+    # the purpose preposition ل, "towards" and "before" put the signing ahead
+    ("وصل وزير الخارجية القطري إلى لندن لتوقيع اتفاقية أمنية مع بريطانيا.", "ar", "planned"),
+    ("قطر وبريطانيا نحو توقيع اتفاقية للتعاون الأمني.", "ar", "planned"),
+    ("دعت قطر إلى مزيد من المشاورات مع بريطانيا قبل إقرار الاتفاقية الأمنية.", "ar", "planned"),
+    ("Qatar wants more talks with Britain before signing the security agreement.", "en", "planned"),
 ])
 def test_extract_realis_of_non_actual_events_is_reported(extractor, text, lang, realis):
     events = _events(extractor, text, lang)
