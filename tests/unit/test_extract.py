@@ -97,6 +97,10 @@ def test_extract_realis_of_non_actual_events_is_reported(extractor, text, lang, 
     # a habitual verb right after the attack word: a kind of attack, not one that happened
     ("Phishing emails are designed to look like messages from a bank.", "en"),
     ("Ransomware attacks are a costly problem for small hospitals.", "en"),
+    # an assault after an online sale is not a cyberattack; "found no signs of hacking" negates it
+    ("وقعت مواطنة ضحية احتيال بعد عرضها طقم مجوهرات على موقع بيع إلكتروني، حيث قام شخصان بالاعتداء على شقيقها.",
+     "ar"),
+    ("قالت الشرطة إنها لم تعثر على إشارات تفيد بتعرض حسابات الضرائب في اليونان للقرصنة الإلكترونية.", "ar"),
 ])
 def test_extract_no_actual_event_in_look_alike_sentences(extractor, text, lang):
     assert _actual(_events(extractor, text, lang)) == []
