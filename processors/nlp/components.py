@@ -390,9 +390,9 @@ class NamedEntityFallback:
                 if ent.label_ == "GPE" and (_after_place_word(doc, span.start, doc._.cues or [])
                                             or _qualifies_place(doc, span.start)):
                     continue  # "a hospital in Ohio", "Spring Hill, Tenn.": where the victim is, not a victim
-                mention = _name_mention(span)
-                if mention is not None:
-                    found.append(mention)
+                if ent.label_ == "GPE":
+                    span = _named_after_place(span, taken)
+                found += [m for part in _list_items(span) if (m := _name_mention(part)) is not None]
         doc._.mentions = resolve_overlaps(found)
 
     def _word_positions(self, doc: Doc) -> set[int]:
@@ -410,6 +410,26 @@ def _after_place_word(doc: Doc, start: int, cues: list[CueHit]) -> bool:
         start + 2 < len(doc) and doc[start + 1].text == "-" and doc[start + 2].lower_ == "based") or (
         doc[start].text.isupper() and start + 1 < len(doc) and doc[start + 1].text == ","
         and (start == 0 or doc[start - 1].is_space or doc[start - 1].text in ".\n"))
+
+
+def _named_after_place(span: Span, taken: set[int]) -> Span:
+    # "Hollywood Presbyterian", "Chicago Public Schools": a place followed by capitalised words is the
+    # start of an institution's name that the tagger cut short.
+    doc, end = span.doc, span.end
+    while end < len(doc) and end not in taken and doc[end].is_title and doc[end].is_alpha \
+            and doc[end - 1].whitespace_:
+        end += 1
+    return doc[span.start:end]
+
+
+def _list_items(span: Span) -> list[Span]:
+    # "ABC, Fox, National Geographic and IFC": in a list, the tagger joins the last two names.
+    doc = span.doc
+    joints = [t.i for t in span if t.lower_ == "and"]
+    if len(joints) != 1 or span.start == 0 or doc[span.start - 1].text != ",":
+        return [span]
+    joint = joints[0]
+    return [doc[span.start:joint], doc[joint + 1:span.end]]
 
 
 def _qualifies_place(doc: Doc, start: int) -> bool:

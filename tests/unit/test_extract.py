@@ -264,6 +264,11 @@ def test_extract_headline_and_text_events_have_distinct_ids(extractor):
     ("Hackers breached Equifax last week and officials informed the FBI.", None, {("Equifax", "target")}, {"FBI"}),
     ("Hackers targeted Orion Logistics staff with fake Google Docs links posted on Twitter.", None,
      {("Orion Logistics", "target")}, {"Google", "X Corp"}),
+    # a place followed by capitalised words starts an institution's name; a list's last two names part
+    ("The assault on Hollywood Presbyterian occurred when hackers infected the hospital's computers.", None,
+     {("Hollywood Presbyterian", "target")}, {"Hollywood"}),
+    ("The hackers claim to have stolen unreleased content from ABC, Fox, National Geographic and IFC.", None,
+     {("National Geographic", "target"), ("IFC", "target")}, {"National Geographic and IFC"}),
     # a dateline and the outlets that report a story are not parties
     ("TORONTO, April 19 (Reuters) - Hackers breached the payment systems of Orion Logistics, WIRED reported.",
      None, {("Orion Logistics", "target")}, {"TORONTO", "Reuters", "WIRED"}),
