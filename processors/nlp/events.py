@@ -16,7 +16,7 @@ REALIS_ORDER = ("negated", "planned", "generic")
 ORGANISED_KINDS = ("organisation", "agency", "company")
 ATTACKER_KINDS = ("group", "armed_group")
 STATE_BACKED_KINDS = ("agency", "person")
-ROLE_LABELS = frozenset(["reporting_verb", "source_marker", "non_party", "qualifier_suffix", "owner_marker",
+ROLE_LABELS = frozenset(["reporting_verb", "source_marker", "non_party", "qualifier_suffix", "qualifier_prefix",
                          "place_marker", "target_marker", "agent_marker", "purpose_marker", "attacker_noun",
                          "attacker_suffix"])
 PLACE_MARKER_WINDOW = 2
@@ -218,10 +218,10 @@ def participants_of(trigger: TriggerHit, mentions: list[Mention], cues: list[Cue
         # "fake Google Docs", "posted on Twitter": the name is part of a product or a channel.
         if any(c.cue.label == "non_party" and c.start < mention.end and mention.start < c.end for c in cues):
             continue
-        # "a UK-based company", "US$300", "the WFP, an agency of the United Nations": the name
-        # describes another party, it is not one of its own.
+        # "a UK-based company", "US$300", "the WFP, an agency of the United Nations", "at the UN
+        # headquarters", "ambassador to the UN": the name describes another party or a place.
         if _followed_by(mention, cues, "qualifier_suffix", event_type) or _marked(
-                mention, cues, "owner_marker", settings["marker_window"], event_type, breaks):
+                mention, cues, "qualifier_prefix", settings["marker_window"], event_type, breaks):
             continue
         # "in Syria", "في أفغانستان", "الحدود اليمنية": a country named as where something
         # happened is a place.

@@ -298,6 +298,10 @@ def test_with_language_fills_in_only_a_missing_detectable_language() -> None:
     ("وقع المركز مذكرة تفاهم مع برنامج الغذاء العالمي التابع للأمم المتحدة أمس.", "ar", {"WFP"}, {"United Nations"}),
     ("Egypt signed an agreement with the World Food Programme, an agency of the United Nations, on Monday.", "en",
      {"EG", "WFP"}, {"United Nations"}),
+    ("وقع المندوب الدائم للسعودية لدى الأمم المتحدة اتفاقية إقامة علاقات دبلوماسية مع ناميبيا.", "ar", {"SA", "NA"},
+     {"United Nations"}),
+    ("Saudi Arabia and Namibia signed a protocol on diplomatic relations at the headquarters of the United Nations.",
+     "en", {"SA", "NA"}, {"United Nations"}),
 ])
 def test_extract_owner_of_a_signatory_is_not_a_signatory(extractor, text, lang, signatories, absent):
     events = _actual(_events(extractor, text, lang), "agreement_signed")
