@@ -48,6 +48,7 @@ for _name in ("mentions", "triggers", "cues", "events"):
 
 _ARABIC_TOKEN = re.compile(r"\w+|[^\w\s]")
 # Punctuation that ends a clause: a marker word (against, ضد) does not reach across it. Quotes do not.
+PATRONYMIC_WORDS = frozenset(["بن", "ابن", "بنت"])
 CLAUSE_BREAKS = frozenset([*".,;:!?()[]،؛؟…", "\n"])
 
 
@@ -250,6 +251,10 @@ class PhraseRuler:
         token = doc[start]
         return replace(trigger, realis="planned") if arabic.has_purpose_prefix(token.text, token.norm_) else trigger
 
+    def _in_person_name(self, doc: Doc, start: int) -> bool:
+        # "عبدالله بن محمد السويد": after "son of X" a name is a family name (السويد, not Sweden).
+        return self.lang == "ar" and start >= 2 and doc[start - 2].text in PATRONYMIC_WORDS
+
     @staticmethod
     def _article_missing(doc: Doc, start: int, key: str) -> bool:
         # An Arabic name written with the article (الهند، الرياض) matches only a word that has it:
@@ -265,7 +270,7 @@ class PhraseRuler:
                 triggers.append(TriggerHit(self._purposed(doc, item, start), start, end))
             elif kind == "cue":
                 cues.append(CueHit(item, start, end))
-            elif self._article_missing(doc, start, strings[match_id]):
+            elif self._article_missing(doc, start, strings[match_id]) or self._in_person_name(doc, start):
                 continue
             else:
                 entity = self.knowledge.entities[item.entity_id]

@@ -169,7 +169,12 @@ def test_extract_offsets_survive_odd_white_space(extractor, lang):
      {"TR"}, {"IQ"}),
     # a leader in office stands for his country; a former one does not
     ("Erdogan ordered airstrikes against PKK positions.", "en", "2022-06-22", {"TR"}, set()),
-    ("قصفت قوات علي عبدالله صالح مواقع المقاومة الشعبية في عدن.", "ar", "2015-07-20", set(), {"YE"}),
+    ("قصفت قوات علي عبدالله صالح مواقع المقاومة الشعبية في عدن.", "ar", "2015-07-20", {"Saleh forces"}, {"YE"}),
+    # a family name after "son of" is not a country; an agency that reports or condemns is a source
+    ("شنت الطائرات السعودية غارات جوية على مواقع الحوثيين، بحسب عبدالله بن محمد السويد.", "ar", "2015-07-20",
+     {"SA", "Houthis"}, {"SE"}),
+    ("شنت الطائرات السعودية غارات جوية على مواقع الحوثيين، وفق وكالة الصحافة الفرنسية.", "ar", "2015-07-20",
+     {"SA", "Houthis"}, {"FR"}),
 ])
 def test_extract_participant_roles(extractor, text, lang, published, expected, absent):
     events = _actual(_events(extractor, text, lang, published), "military_operation")
