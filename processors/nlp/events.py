@@ -225,8 +225,9 @@ def participants_of(trigger: TriggerHit, mentions: list[Mention], cues: list[Cue
             continue
         # "in Syria", "في أفغانستان", "الحدود اليمنية": a country named as where something
         # happened is a place.
-        if mention.entity.kind == "country" and _marked(
-                mention, cues, "place_marker", PLACE_MARKER_WINDOW, event_type, breaks) and not _victim_country(
+        if mention.entity.kind == "country" and (_marked(
+                mention, cues, "place_marker", PLACE_MARKER_WINDOW, event_type, breaks) or _after_town(
+                mention, mentions, breaks)) and not _victim_country(
                 mention, trigger, cues, settings["marker_window"], breaks):
             continue
         # "شركة النفط السعودية أرامكو", "Saudi Aramco": a country adjective next to one of its own
@@ -249,6 +250,12 @@ def participants_of(trigger: TriggerHit, mentions: list[Mention], cues: list[Cue
         if kept is None or (explicit and not kept[1]):
             found[entity.id] = (candidate, explicit)
     return _most_specific_targets(event_type, [candidate for candidate, _ in found.values()])
+
+
+def _after_town(mention: Mention, mentions: list[Mention], breaks: frozenset[int]) -> bool:
+    # "Raqqa, Syria", "Peshawar, Pakistan": a country after a place and a comma says where the place is.
+    return not mention.demonym and (mention.start - 1) in breaks and any(
+        m.is_place and m.end == mention.start - 1 for m in mentions)
 
 
 def _quotable(kind: str, event_type: str) -> bool:

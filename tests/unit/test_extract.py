@@ -167,6 +167,13 @@ def test_extract_offsets_survive_odd_white_space(extractor, lang):
     ("Turkish jets carried out airstrikes against PKK positions in Iraq.", "en", "2022-06-22", {"TR"}, {"IQ"}),
     ("شنت الطائرات التركية غارات جوية على مواقع حزب العمال الكردستاني في العراق.", "ar", "2022-06-22",
      {"TR"}, {"IQ"}),
+    # a country after a town and a comma, after "northern", or before "city of" / "territory" is a place
+    ("Coalition warplanes struck Islamic State positions near Raqqa, Syria, on Monday.", "en", "2022-06-22",
+     {"Islamic State"}, {"SY"}),
+    ("Turkish jets carried out airstrikes against PKK positions in northern Iraq.", "en", "2022-06-22",
+     {"TR", "PKK"}, {"IQ"}),
+    ("Turkish jets carried out airstrikes against PKK positions near the Iraqi city of Zakho.", "en", "2022-06-22",
+     {"TR", "PKK"}, {"IQ"}),
     # a leader in office stands for his country; a former one does not
     ("Erdogan ordered airstrikes against PKK positions.", "en", "2022-06-22", {"TR"}, set()),
     ("قصفت قوات علي عبدالله صالح مواقع المقاومة الشعبية في عدن.", "ar", "2015-07-20", {"Saleh forces"}, {"YE"}),
