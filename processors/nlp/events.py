@@ -323,13 +323,23 @@ def build_events(triggers: list[TriggerHit], cues: list[CueHit], mentions: list[
         participants = participants_of(trigger, mentions, cues, settings, entities, breaks)
         attributes = dict(trigger.trigger.attributes)
         if event_type == "agreement_signed":
-            attributes.setdefault("security", any(c.cue.label == "security_topic" for c in cues))
+            attributes.setdefault("security", _about_security(cues, mentions))
         confidence = _confidence(trigger, participants, realis)
         if confidence < settings["min_confidence"]:
             continue
         events.append(EventCandidate(event_type, realis, trigger, participants, attributes,
                                      places[0] if places else None, confidence))
     return events
+
+
+def _about_security(cues: list[CueHit], mentions: list[Mention]) -> bool:
+    # A security word in the name of a university ("Naif Arab University for Security Sciences",
+    # "جامعة نايف العربية للعلوم الأمنية") names its field, not what the agreement covers; in the
+    # name of a defence ministry or of a military alliance it does.
+    academic = [m for m in mentions if not m.is_place and any(
+        c.cue.label == "academic_noun" and m.start <= c.start and c.end <= m.end for c in cues)]
+    return any(c.cue.label == "security_topic" and not any(m.start <= c.start and c.end <= m.end for m in academic)
+               for c in cues)
 
 
 def _same_event(a: EventCandidate, b: EventCandidate) -> bool:

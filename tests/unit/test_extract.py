@@ -326,6 +326,9 @@ def test_extract_owner_of_a_signatory_is_not_a_signatory(extractor, text, lang, 
     ("وقعت مصر وفرنسا اتفاقية لشراء طائرات رافال في القاهرة أمس.", "ar", True),
     ("Egypt and France signed a contract for two Mistral helicopter carriers on Monday.", "en", True),
     ("وقعت مصر وفرنسا اتفاقية لشراء قطارات في القاهرة أمس.", "ar", False),
+    # a security word in a university's name is its field; in a defence ministry's it is the topic
+    ("أبرمت جامعة نايف العربية للعلوم الأمنية مذكرة تفاهم علمي مع جامعة الشرق الأوسط الأردنية أمس.", "ar", False),
+    ("Qatar and the British Ministry of Defence signed a memorandum of understanding on Monday.", "en", True),
 ])
 def test_extract_security_flag_of_defence_procurement(extractor, text, lang, security):
     events = _actual(_events(extractor, text, lang), "agreement_signed")
