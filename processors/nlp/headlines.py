@@ -16,13 +16,14 @@ from spacy.lang.en.stop_words import STOP_WORDS
 _WORD = re.compile(r"[^\W\d_][\w'’]*")
 _TITLE_CASE_SHARE = 0.6  # of a headline's words capitalised: below that it is written as a sentence
 _MIN_WORDS = 3
+_MAX_WORDS = 40  # a longer "title" is not a headline; it is left as it is (and its cost bounded)
 
 
 def truecase(headline: str, body: str) -> str:
     """Return a Title Case headline with the words its body writes in lower case lower-cased."""
     words = list(_WORD.finditer(headline))
     capitalised = [w for w in words if w.group()[0].isupper()]
-    if len(words) < _MIN_WORDS or len(capitalised) < _TITLE_CASE_SHARE * len(words):
+    if not _MIN_WORDS <= len(words) <= _MAX_WORDS or len(capitalised) < _TITLE_CASE_SHARE * len(words):
         return headline
     chars = list(headline)
     for match in capitalised[1:] if capitalised and capitalised[0].start() == words[0].start() else capitalised:

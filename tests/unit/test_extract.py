@@ -346,6 +346,11 @@ def test_truecase_headline_from_the_body(title, body, cased):
     assert truecase(title, body) == cased
 
 
+def test_truecase_leaves_a_title_too_long_for_a_headline():
+    title = " ".join(["Hackers Breach City Network Again"] * 20)
+    assert truecase(title, "the hackers breached the city network again") == title
+
+
 @pytest.mark.parametrize(("text", "lang", "expected", "absent"), [
     # a group the article names itself is the attacker; its canonical form is the name as written
     # (letters as written: ة is not folded to ه, only the tatweel goes)
