@@ -174,6 +174,9 @@ def test_extract_offsets_survive_odd_white_space(extractor, lang):
      {"TR", "PKK"}, {"IQ"}),
     ("Turkish jets carried out airstrikes against PKK positions near the Iraqi city of Zakho.", "en", "2022-06-22",
      {"TR", "PKK"}, {"IQ"}),
+    # a sponsor named after "backed by" is not a party of the operation
+    ("Saudi-led coalition jets struck the Houthis, who are believed to be backed by Iran, near Sanaa.", "en",
+     "2022-06-22", {"Saudi-led coalition", "Houthis"}, {"IR"}),
     # a leader in office stands for his country; a former one does not
     ("Erdogan ordered airstrikes against PKK positions.", "en", "2022-06-22", {"TR"}, set()),
     ("قصفت قوات علي عبدالله صالح مواقع المقاومة الشعبية في عدن.", "ar", "2015-07-20", {"Saleh forces"}, {"YE"}),
