@@ -36,6 +36,7 @@ from processors.nlp.events import (
     Mention,
     TriggerHit,
     build_events,
+    in_non_party,
     requirements_met,
     resolve_overlaps,
 )
@@ -347,9 +348,7 @@ class NamedEntityFallback:
     def _needed(self, triggers: list[TriggerHit], cues: list[CueHit], mentions: list[Mention]) -> bool:
         # Only when a trigger of the configured types really fires and no organisation that the
         # gazetteers know is there to be its party.
-        products = [c for c in cues if c.cue.label == "non_party"]  # "Google Docs" names no party
-        if any(m.entity.kind in ORGANISED_KINDS and not any(c.start < m.end and m.start < c.end for c in products)
-               for m in mentions):
+        if any(m.entity.kind in ORGANISED_KINDS and not in_non_party(m, cues) for m in mentions):
             return False
         return any(t.trigger.label in self.trigger_labels and requirements_met(t, cues, mentions) for t in triggers)
 

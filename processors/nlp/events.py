@@ -95,6 +95,16 @@ def resolve_overlaps(hits: list[S]) -> list[S]:
     return sorted(chosen, key=lambda h: h.start)
 
 
+def overlaps(a: Spanned, b: Spanned) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
+def in_non_party(mention: Mention, cues: list[CueHit]) -> bool:
+    """Return whether a name is part of a product, a channel or an outlet ("fake Google Docs",
+    "posted on Twitter", "Reuters"): then it names no party."""
+    return any(c.cue.label == "non_party" and overlaps(c, mention) for c in cues)
+
+
 def _applies(cue: CueHit, event_type: str) -> bool:
     return not cue.cue.only_for or event_type in cue.cue.only_for
 
@@ -125,7 +135,7 @@ def realis_of(trigger: TriggerHit, cues: list[CueHit], window: int) -> str:
         return trigger.trigger.realis
     found = {c.cue.label.removeprefix("realis_") for c in cues
              if c.cue.label.startswith("realis_") and _applies(c, trigger.trigger.label)
-             and _near(c, trigger, window) and not (c.start < trigger.end and trigger.start < c.end)}
+             and _near(c, trigger, window) and not overlaps(c, trigger)}
     return next((r for r in REALIS_ORDER if r in found), "actual")
 
 
@@ -215,8 +225,7 @@ def participants_of(trigger: TriggerHit, mentions: list[Mention], cues: list[Cue
         # cyberattack so is a state body ("the FBI said", "officials informed the FBI").
         if _quotable(mention.entity.kind, event_type) and _is_source(mention, cues, breaks):
             continue
-        # "fake Google Docs", "posted on Twitter": the name is part of a product or a channel.
-        if any(c.cue.label == "non_party" and c.start < mention.end and mention.start < c.end for c in cues):
+        if in_non_party(mention, cues):
             continue
         # "a UK-based company", "US$300", "the WFP, an agency of the United Nations", "at the UN
         # headquarters", "ambassador to the UN": the name describes another party or a place.
