@@ -33,6 +33,10 @@ _DELETE = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640"
 CONJUNCTIONS: tuple[str, ...] = ("و", "ف")
 PREPOSITIONS: tuple[str, ...] = ("ب", "ل", "ك")
 ARTICLE = "ال"
+# Object and possessive pronouns written attached to the end of a word: وقعتها ("signed it"),
+# أبرمتهما ("concluded the two of them"), قواتهم ("their forces"). A bare ه is left alone: it is
+# also a folded taa marbuta (الدوله).
+ENCLITICS: tuple[str, ...] = ("هما", "ها", "هم", "هن")
 # What a nisba adjective (قطري) adds for feminine, plural, dual and the accusative, normalised.
 NISBA_SUFFIXES: tuple[str, ...] = ("", "ه", "ين", "ون", "ان", "ات", "ا")
 # A clitic is only split off when at least this many letters remain (كما is not ك + ما).
@@ -102,9 +106,10 @@ def analyse(word: str, known: Collection[str]) -> str:
     """Return the lexicon form (article removed) that a normalised word stands for, or its bare form.
 
     Tries the word as written, then without its conjunction and preposition (للهند = ل + الهند),
-    then without the article. Only forms present in `known` count, so a word that merely starts
-    with a clitic letter (بريطانيا) is left whole. Whether the word carried the article is told by
-    `has_article`: a name written with it (الهند) must not match a bare word (هند, a given name).
+    then without the article, then without an attached pronoun (وقعتها = وقعت + ها). Only forms
+    present in `known` count, so a word that merely starts with a clitic letter (بريطانيا) is left
+    whole. Whether the word carried the article is told by `has_article`: a name written with it
+    (الهند) must not match a bare word (هند, a given name).
     """
     for candidate in _candidates(word):
         form = candidate.translate(_FOLD_ALEF)
@@ -148,7 +153,8 @@ def _candidates(word: str) -> list[str]:
     found = [word, *_strip([word], CONJUNCTIONS)]
     # "لل" is ل + ال with the article's alef dropped: للهند = ل + الهند.
     found += _strip(found, PREPOSITIONS) + [ARTICLE + w[2:] for w in found if w.startswith("لل")]
-    return found + [w[2:] for w in found if w.startswith(ARTICLE) and len(w) - 2 >= _MIN_STEM]
+    found += [w[2:] for w in found if w.startswith(ARTICLE) and len(w) - 2 >= _MIN_STEM]
+    return found + [w[:-len(e)] for w in found for e in ENCLITICS if w.endswith(e) and len(w) - len(e) >= _MIN_STEM]
 
 
 def make_analyser(known: Collection[str]) -> Callable[[str], str]:

@@ -380,8 +380,7 @@ class NamedEntityFallback:
         found = list(doc._.mentions or [])
         excluded = self._word_positions(doc)
         # "SamSam ransomware", "WannaCry attack" name malware; "PGA computers", "ABTA website" name victims.
-        malware_words = {c.start for c in doc._.cues or [] if c.cue.label == "malware_noun"} | {
-            t.start for t in doc._.triggers if t.trigger.label == "cyberattack"}
+        malware_words = {c.start for c in doc._.cues or [] if c.cue.label == "malware_noun"}
         for sentence, ner_doc in tagged:
             taken = {i for m in found for i in range(m.start, m.end)} | excluded
             for ent in ner_doc.ents:

@@ -41,7 +41,7 @@ def test_arabic_normalise_keeps_original_offsets():
 
 
 KNOWN = {"قطر", "قطري", "قطريين", "بريطاني", "بريطانيه", "بريطانيين", "بريطانيا", "ولايات", "متحده", "دوله",
-         "ليبيا", "امريكيون", "اتفاقيه", "ما", "هند"}
+         "ليبيا", "امريكيون", "اتفاقيه", "ما", "هند", "وقعت", "ابرمت", "قوات"}
 
 
 @pytest.mark.parametrize(("word", "expected"), [
@@ -57,6 +57,10 @@ KNOWN = {"قطر", "قطري", "قطريين", "بريطاني", "بريطاني
     ("الامريكيون", "امريكيون"),
     ("لليبيا", "ليبيا"),
     ("كتاب", "كتاب"),                 # unknown word: left as is
+    ("وقعتها", "وقعت"),               # attached object pronoun: "signed it"
+    ("أبرمتهما", "ابرمت"),            # "concluded the two of them"
+    ("وقواتهم", "قوات"),              # conjunction + possessive: "and their forces"
+    ("الدولة", "دوله"),               # a final ه is a folded taa marbuta, not a pronoun
 ])
 def test_arabic_analyse_strips_clitics_only_to_known_words(word, expected):
     assert arabic.analyse(arabic.normalise_word(word), KNOWN) == expected

@@ -63,6 +63,9 @@ def test_extract_seed_article_yields_exactly_the_three_events(extractor):
     ("Hackers breached the servers of Saudi Aramco and wiped thousands of computers.", "en", "cyberattack",
      {"Saudi Aramco"}),
     ("تعرضت شركة أرامكو السعودية لهجوم إلكتروني شل أجهزتها.", "ar", "cyberattack", {"Saudi Aramco"}),
+    # The signing verb carries its object: "the memorandum that the company concluded with ...".
+    ("وأشاد بالمذكرة التي أبرمتها الشركة السعودية للكهرباء مع مدينة الملك عبدالعزيز للعلوم والتقنية أمس.", "ar",
+     "agreement_signed", {"Saudi Electricity Company", "King Abdulaziz City for Science and Technology"}),
 ])
 def test_extract_each_event_type_in_both_languages(extractor, text, lang, event_type, participants):
     events = _actual(_events(extractor, text, lang), event_type)
@@ -82,6 +85,9 @@ def test_extract_each_event_type_in_both_languages(extractor, text, lang, event_
     ("قطر وبريطانيا نحو توقيع اتفاقية للتعاون الأمني.", "ar", "planned"),
     ("دعت قطر إلى مزيد من المشاورات مع بريطانيا قبل إقرار الاتفاقية الأمنية.", "ar", "planned"),
     ("Qatar wants more talks with Britain before signing the security agreement.", "en", "planned"),
+    # a list of past agreements reports no signing
+    ("وأضاف أن المذكرة إضافة إلى قائمة المذكرات التي أبرمتها الجامعة مع جامعات عربية.", "ar", "generic"),
+    ("The pact adds to a long list of agreements Qatar has signed with Britain.", "en", "generic"),
 ])
 def test_extract_realis_of_non_actual_events_is_reported(extractor, text, lang, realis):
     events = _events(extractor, text, lang)
