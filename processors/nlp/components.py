@@ -412,7 +412,7 @@ def _after_place_word(doc: Doc, start: int, cues: list[CueHit]) -> bool:
     return any(c.cue.label == "place_marker" and c.end in (start, start - article) for c in cues) or (
         start + 2 < len(doc) and doc[start + 1].text == "-" and doc[start + 2].lower_ == "based") or (
         doc[start].text.isupper() and start + 1 < len(doc) and doc[start + 1].text == ","
-        and (start == 0 or doc[start - 1].is_space or doc[start - 1].text in (".", "\n")))
+        and any(first == start for first, _ in sentence_spans(doc)))
 
 
 def _named_after_place(span: Span, taken: set[int]) -> Span:

@@ -18,7 +18,7 @@ ATTACKER_KINDS = ("group", "armed_group")
 STATE_BACKED_KINDS = ("agency", "person")
 ROLE_LABELS = frozenset(["reporting_verb", "source_marker", "non_party", "qualifier_suffix", "qualifier_prefix",
                          "place_marker", "target_marker", "agent_marker", "purpose_marker", "attacker_noun",
-                         "attacker_suffix"])
+                         "attacker_suffix", "analyst_marker"])
 PLACE_MARKER_WINDOW = 2
 SOURCE_WINDOW = 4  # "Doctors Without Borders (MSF) said": room for a bracketed acronym
 
@@ -217,6 +217,10 @@ def participants_of(trigger: TriggerHit, mentions: list[Mention], cues: list[Cue
     event_type = trigger.trigger.label
     # Only the cues that bear on roles, once: a sentence holds many more (realis, topic, context).
     cues = [c for c in cues if c.cue.label in ROLE_LABELS and _applies(c, event_type)]
+    # "stolen from X" marks the victim where "from X" alone marks the attacker, "positions held by
+    # X" a target where "by X" an agent: a longer marker ending on the same word overrides an agent.
+    cues = [c for c in cues if c.cue.label != "agent_marker" or not any(
+        o.end == c.end and o.start < c.start and o.cue.label != "agent_marker" for o in cues)]
     actors = [m for m in mentions if not m.is_place]
     organised = [m for m in actors if m.entity.kind in ORGANISED_KINDS and m.entity.country]
     found: dict[str, tuple[ParticipantCandidate, bool]] = {}
@@ -224,6 +228,9 @@ def participants_of(trigger: TriggerHit, mentions: list[Mention], cues: list[Cue
         # "Human Rights Watch said", "according to the UN": an organisation quoted is a source; in a
         # cyberattack so is a state body ("the FBI said", "officials informed the FBI").
         if _quotable(mention.entity.kind, event_type) and _is_source(mention, cues, breaks):
+            continue
+        # "security firm CrowdStrike", "a report from Kaspersky": the analyst of an attack, of any kind.
+        if _marked(mention, cues, "analyst_marker", SOURCE_WINDOW, event_type, breaks):
             continue
         if in_non_party(mention, cues):
             continue

@@ -289,10 +289,16 @@ def test_extract_headline_and_text_events_have_distinct_ids(extractor):
     ("The assault on Hollywood Presbyterian occurred when hackers infected the hospital's computers.", None,
      {("Hollywood Presbyterian", "target")}, {"Hollywood"}),
     ("The hackers claim to have stolen unreleased content from ABC, Fox, National Geographic and IFC.", None,
-     {("National Geographic", "target"), ("IFC", "target")}, {"National Geographic and IFC"}),
+     {("ABC", "target"), ("National Geographic", "target"), ("IFC", "target")}, {"National Geographic and IFC"}),
+    # what is stolen "from" a name was that name's; the firm that reports an attack is no party
+    ("Hackers stole files from Orion Logistics last week.", None, {("Orion Logistics", "target")}, set()),
+    ("A report from security firm Brightwater Analytics says hackers breached Orion Logistics.", None,
+     {("Orion Logistics", "target")}, {"Brightwater Analytics"}),
     # a dateline and the outlets that report a story are not parties
     ("TORONTO, April 19 (Reuters) - Hackers breached the payment systems of Orion Logistics, WIRED reported.",
      None, {("Orion Logistics", "target")}, {"TORONTO", "Reuters", "WIRED"}),
+    ("TORONTO, April 19 (Reuters) - Hackers breached the payment systems of Orion Logistics.",
+     "Orion Logistics Hit By Cyber Attack", {("Orion Logistics", "target")}, {"TORONTO"}),
     # a state after a town and a comma says where the town is; a handle is not a name
     ("", "Spring Hill, Tenn., Hit With Ransomware Attack", set(), {"Tenn."}),
 ])
