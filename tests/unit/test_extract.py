@@ -382,6 +382,8 @@ def test_truecase_leaves_a_title_too_long_for_a_headline():
      " اختراق إلكتروني.", "ar", {("Impact Team", "attacker")}, {"فريق التأثير"}),
     ("A hacker group calling itself Stealth Ravens launched DDoS attacks against Orion Logistics.", "en",
      {("Stealth Ravens", "attacker")}, set()),
+    ("A hacker using the alias Peace_of_Mind breached the servers of Orion Logistics last week.", "en",
+     {("Peace_of_Mind", "attacker"), ("Orion Logistics", "target")}, set()),
     # malware and companies "called X" are no group: only after a group or attacker noun
     ("أصاب فيروس إلكتروني يدعى “ShadowPad” أجهزة كمبيوتر في شركة أرامكو.", "ar", set(), {"ShadowPad"}),
     ("قالت شركة تدعى “Nordex” إنها تعرضت لهجوم إلكتروني شل أنظمتها.", "ar", set(), {"Nordex"}),
