@@ -41,7 +41,7 @@ from processors.nlp.events import (
     resolve_overlaps,
 )
 from processors.nlp.knowledge import KNOWLEDGE_DIR, Alias, Entity, Knowledge, Trigger, load_knowledge
-from processors.nlp.names import group_naming_phrases, introduced_names
+from processors.nlp.names import GROUP_SUFFIX_LABEL, group_naming_phrases, introduced_names
 
 for _name in ("mentions", "triggers", "cues", "events"):
     if not Doc.has_extension(_name):
@@ -300,8 +300,11 @@ class IntroducedNames:
 
     def __call__(self, doc: Doc) -> Doc:
         cues = doc._.cues or []
-        # Cheapest test first: "named" and "known as" are common, after a group noun they are not.
-        if not group_naming_phrases(cues, self.window) or not _about_cyberattack(doc):
+        # Cheapest test first: "named" and "known as" are common, after a group noun they are not;
+        # a capitalised word before a lower-case group noun is rare.
+        if not (group_naming_phrases(cues, self.window) or any(
+                c.cue.label == GROUP_SUFFIX_LABEL and c.start and doc[c.start - 1].text[:1].isupper() for c in cues)) \
+                or not _about_cyberattack(doc):
             return doc
         mentions = list(doc._.mentions or [])
         words = [token.text_with_ws for token in doc]

@@ -9,12 +9,16 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from processors.nlp.events import CueHit, Mention
+from spacy.lang.en.stop_words import STOP_WORDS
+
+from processors.nlp.events import CueHit, Mention, Spanned
 from processors.nlp.knowledge import Entity
 
 NAMING_LABEL = "naming_phrase"
 # Words after which a naming phrase names a group: the generic nouns, and the attacker nouns.
 GROUP_LABELS = ("group_noun", "attacker_noun")
+# Nouns a name is written before ("the Coinhoarder group"); English only.
+GROUP_SUFFIX_LABEL = "group_suffix"
 # Quotes and brackets around a name; Arabic news mixes them freely (“X”, ”X“, «X», (X), "X″).
 OPENERS = frozenset("«“”\"'‘’„([")
 CLOSERS = frozenset("»”“\"'’‘″)]")
@@ -80,8 +84,21 @@ def group_naming_phrases(cues: Sequence[CueHit], window: int) -> list[CueHit]:
             and any(end <= phrase.start and phrase.start - end < window for end in groups)]
 
 
-def _overlaps(span: tuple[int, int], mentions: Sequence[Mention]) -> bool:
-    return any(m.start < span[1] and span[0] < m.end for m in mentions)
+def named_before(words: Sequence[str], cue: CueHit, max_tokens: int) -> tuple[int, int] | None:
+    """Return the span of a Latin name written right before a lower-case group noun: "the
+    Coinhoarder group", "the XMR Squad gang" (a firm writes its "Group" capitalised, as part of
+    its name). Function words ("The group", "This gang") name nothing."""
+    if not words[cue.end - 1].islower() or not _LATIN_WORD.fullmatch(words[cue.end - 1]):
+        return None
+    start = cue.start
+    while start > 0 and cue.start - start < max_tokens and _named_word(words[start - 1]) \
+            and words[start - 1].lower() not in STOP_WORDS:
+        start -= 1
+    return (start, cue.start) if start < cue.start else None
+
+
+def _overlaps(span: tuple[int, int], hits: Sequence[Spanned]) -> bool:
+    return any(m.start < span[1] and span[0] < m.end for m in hits)
 
 
 def _text(words_ws: Sequence[str], span: tuple[int, int]) -> str:
@@ -97,8 +114,12 @@ def introduced_names(words_ws: Sequence[str], cues: Sequence[CueHit], mentions: 
     """
     words = [w.strip() or w for w in words_ws]
     found: list[Mention] = []
-    for phrase in group_naming_phrases(cues, window):
-        span = name_after(words, phrase.end, max_tokens)
+    spans = [name_after(words, phrase.end, max_tokens) for phrase in group_naming_phrases(cues, window)]
+    # Unquoted, a name before its noun holds no lexicon word ("Ransomware group", "Hackers group").
+    words_of_lexicon = [c for c in cues if c.cue.label not in (GROUP_SUFFIX_LABEL, "group_noun")]
+    spans += [span for c in cues if c.cue.label == GROUP_SUFFIX_LABEL
+              and (span := named_before(words, c, max_tokens)) and not _overlaps(span, words_of_lexicon)]
+    for span in spans:
         if span is None:
             continue
         gloss = _gloss(words, span[1], max_tokens)

@@ -384,6 +384,12 @@ def test_truecase_leaves_a_title_too_long_for_a_headline():
      {("Stealth Ravens", "attacker")}, set()),
     ("A hacker using the alias Peace_of_Mind breached the servers of Orion Logistics last week.", "en",
      {("Peace_of_Mind", "attacker"), ("Orion Logistics", "target")}, set()),
+    # a name written before a lower-case group noun is the group's; not before "team" or a plural
+    ("The Coinhoarder group has targeted users of Orion Logistics with phishing emails.", "en",
+     {("Coinhoarder", "attacker"), ("Orion Logistics", "target")}, set()),
+    ("Hackers breached the servers of Orion Logistics, the company's Trust and Safety team said.", "en",
+     {("Orion Logistics", "target")}, {"Safety"}),
+    ("Russian hackers approached over a dozen Democratic groups with ransom demands.", "en", set(), {"Democratic"}),
     # malware and companies "called X" are no group: only after a group or attacker noun
     ("أصاب فيروس إلكتروني يدعى “ShadowPad” أجهزة كمبيوتر في شركة أرامكو.", "ar", set(), {"ShadowPad"}),
     ("قالت شركة تدعى “Nordex” إنها تعرضت لهجوم إلكتروني شل أنظمتها.", "ar", set(), {"Nordex"}),
