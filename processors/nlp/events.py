@@ -335,6 +335,8 @@ def build_events(triggers: list[TriggerHit], cues: list[CueHit], mentions: list[
     # is missing must not shadow the other.
     for trigger in resolve_overlaps([t for t in triggers if requirements_met(t, cues, mentions)]):
         event_type = trigger.trigger.label
+        if event_type == "military_operation" and _against_civilians(trigger, cues, breaks):
+            continue
         realis = realis_of(trigger, cues, settings["marker_window"])
         participants = participants_of(trigger, mentions, cues, settings, entities, breaks)
         attributes = dict(trigger.trigger.attributes)
@@ -346,6 +348,18 @@ def build_events(triggers: list[TriggerHit], cues: list[CueHit], mentions: list[
         events.append(EventCandidate(event_type, realis, trigger, participants, attributes,
                                      places[0] if places else None, confidence))
     return events
+
+
+def _against_civilians(trigger: TriggerHit, cues: list[CueHit], breaks: frozenset[int]) -> bool:
+    """Return whether a generic attack word has a civilian object: "gunmen attacked a college
+    campus", "هجوم على مسجد" is an assault on civilians, not the use of military force. Only for
+    words that need context to be military (an air strike that hits a school is still one)."""
+    if not trigger.trigger.requires:
+        return False
+    objects = {c.cue.label for c in cues if c.cue.label in ("civilian_target", "military_target")
+               and _near(c, trigger, 0) and breaks.isdisjoint(range(trigger.end, c.start))}
+    # "attacking a marketplace and a military base": troops among the targets make it a military one.
+    return objects == {"civilian_target"}
 
 
 def _about_security(cues: list[CueHit], mentions: list[Mention]) -> bool:

@@ -66,6 +66,11 @@ def test_extract_seed_article_yields_exactly_the_three_events(extractor):
     # The signing verb carries its object: "the memorandum that the company concluded with ...".
     ("وأشاد بالمذكرة التي أبرمتها الشركة السعودية للكهرباء مع مدينة الملك عبدالعزيز للعلوم والتقنية أمس.", "ar",
      "agreement_signed", {"Saudi Electricity Company", "King Abdulaziz City for Science and Technology"}),
+    # troops among the targets, or a strike word that is military on its own, keep it military
+    ("Gunmen from the Islamic State attacked a marketplace and a military base in the Sahel region.", "en",
+     "military_operation", {"Islamic State"}),
+    ("Turkish warplanes carried out airstrikes on a school used by PKK militants in Duhok.", "en",
+     "military_operation", {"TR"}),
 ])
 def test_extract_each_event_type_in_both_languages(extractor, text, lang, event_type, participants):
     events = _actual(_events(extractor, text, lang), event_type)
@@ -107,6 +112,9 @@ def test_extract_realis_of_non_actual_events_is_reported(extractor, text, lang, 
     ("وقعت مواطنة ضحية احتيال بعد عرضها طقم مجوهرات على موقع بيع إلكتروني، حيث قام شخصان بالاعتداء على شقيقها.",
      "ar"),
     ("قالت الشرطة إنها لم تعثر على إشارات تفيد بتعرض حسابات الضرائب في اليونان للقرصنة الإلكترونية.", "ar"),
+    # an attack on civilians is an assault (CAMEO 18x), not the use of military force
+    ("Al-Shabab gunmen have attacked a college campus in the town of Garissa, police said.", "en"),
+    ("شن مسلحون من تنظيم داعش هجوما على مسجد في المدينة أمس.", "ar"),
 ])
 def test_extract_no_actual_event_in_look_alike_sentences(extractor, text, lang):
     assert _actual(_events(extractor, text, lang)) == []
