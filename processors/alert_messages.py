@@ -24,13 +24,13 @@ _WORDS: dict[str, dict[str, str]] = {
            "evidence": "Evidence", "where": "Where", "when": "When", "confidence": "Confidence",
            "sources": "Sources", "articles": "articles", "article": "Article", "dashboard": "Dashboard",
            "rule": "Rule", "signatory": "signatory", "attacker": "attacker", "target": "target",
-           "actor": "actor", "sep": ", ", "unknown": "unknown"},
+           "actor": "actor", "mediator": "mediator", "sep": ", ", "unknown": "unknown"},
     "ar": {"brand": "[مرصد]", "security_agreement": "اتفاق أمني جديد", "agreement_signed": "اتفاق جديد",
            "cyberattack": "هجوم سيبراني", "military_operation": "عملية عسكرية", "update": "تحديث",
            "participants": "الأطراف", "evidence": "الدليل", "where": "المكان", "when": "التاريخ",
            "confidence": "الثقة", "sources": "المصادر", "articles": "عدد المقالات", "article": "المقال",
            "dashboard": "لوحة المتابعة", "rule": "القاعدة", "signatory": "موقِّع", "attacker": "مهاجم",
-           "target": "هدف", "actor": "منفِّذ", "sep": "، ", "unknown": "غير معروف"},
+           "target": "هدف", "actor": "منفِّذ", "mediator": "وسيط", "sep": "، ", "unknown": "غير معروف"},
 }
 _EVIDENCE_CHARS = 400
 

@@ -32,7 +32,7 @@ from processors.schemas import Event, Location, Participant, Story
 
 # Roles whose participants define a story, per event type; None means every participant.
 _IDENTITY_ROLES: dict[str, frozenset[str] | None] = {
-    "agreement_signed": None,
+    "agreement_signed": frozenset({"signatory"}),  # one report names the mediator, another does not
     "cyberattack": frozenset({"target"}),
     "military_operation": None,
 }

@@ -18,7 +18,7 @@ ATTACKER_KINDS = ("group", "armed_group")
 STATE_BACKED_KINDS = ("agency", "person")
 ROLE_LABELS = frozenset(["reporting_verb", "source_marker", "non_party", "qualifier_suffix", "qualifier_prefix",
                          "place_marker", "target_marker", "agent_marker", "purpose_marker", "attacker_noun",
-                         "attacker_suffix", "analyst_marker"])
+                         "attacker_suffix", "analyst_marker", "mediator_marker"])
 PLACE_MARKER_WINDOW = 2
 SOURCE_WINDOW = 4  # "Doctors Without Borders (MSF) said": room for a bracketed acronym
 
@@ -180,6 +180,9 @@ def _role(event_type: str, mention: Mention, trigger: TriggerHit, cues: list[Cue
         if _marked(mention, cues, "purpose_marker", window, event_type, breaks) or _marked(
                 mention, cues, "target_marker", window, event_type, breaks):
             return None
+        # "a truce brokered by Qatar", "بوساطة ورعاية قبائل الحساونة": the go-between signs nothing.
+        if _marked(mention, cues, "mediator_marker", window, event_type, breaks):
+            return "mediator"
         return "signatory"
     if event_type == "cyberattack":
         if kind in ATTACKER_KINDS or _marked(mention, cues, "agent_marker", window, event_type, breaks) \

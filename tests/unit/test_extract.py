@@ -78,6 +78,17 @@ def test_extract_each_event_type_in_both_languages(extractor, text, lang, event_
     assert participants <= _ids(events[0])
 
 
+@pytest.mark.parametrize(("text", "lang"), [
+    ("Hamas and Fatah signed a reconciliation agreement brokered by Egypt in Cairo on Thursday.", "en"),
+    ("وقعت حركتا فتح وحماس اتفاق مصالحة بوساطة مصرية في القاهرة أمس.", "ar"),
+])
+def test_extract_agreement_mediator_is_no_signatory(extractor, text, lang):
+    events = _actual(_events(extractor, text, lang), "agreement_signed")
+    assert len(events) == 1
+    roles = {(p.canonical, p.role) for p in events[0].participants}
+    assert {("Hamas", "signatory"), ("Fatah", "signatory"), ("EG", "mediator")} <= roles
+
+
 @pytest.mark.parametrize(("text", "lang", "realis"), [
     ("Britain and Qatar will sign a security agreement next week.", "en", "planned"),
     ("Britain and Qatar are expected to sign a security agreement.", "en", "planned"),

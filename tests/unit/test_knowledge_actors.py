@@ -17,6 +17,7 @@ FILES = {
     "companies.jsonl": {"company"},
     "people.jsonl": {"person"},
     "institutions.jsonl": {"agency", "company", "organisation"},
+    "tribes.jsonl": {"armed_group"},
 }
 KEYS = {
     "id",
