@@ -101,6 +101,10 @@ def test_extract_agreement_mediator_is_no_signatory(extractor, text, lang):
     ("قطر وبريطانيا نحو توقيع اتفاقية للتعاون الأمني.", "ar", "planned"),
     ("دعت قطر إلى مزيد من المشاورات مع بريطانيا قبل إقرار الاتفاقية الأمنية.", "ar", "planned"),
     ("Qatar wants more talks with Britain before signing the security agreement.", "en", "planned"),
+    # a request is not a signing, however long; agreeing on a need states a view
+    ("The council called on Iran to suspend all enrichment activities and sign an additional protocol.", "en",
+     "planned"),
+    ("اتفق الوزير ونظراؤه في مجلس التعاون الخليجي على أهمية تطبيق الاتفاق النووي.", "ar", "generic"),
     # a list of past agreements reports no signing
     ("وأضاف أن المذكرة إضافة إلى قائمة المذكرات التي أبرمتها الجامعة مع جامعات عربية.", "ar", "generic"),
     ("The pact adds to a long list of agreements Qatar has signed with Britain.", "en", "generic"),
