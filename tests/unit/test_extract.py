@@ -203,6 +203,11 @@ def test_extract_offsets_survive_odd_white_space(extractor, lang):
      {"TR", "PKK"}, {"IQ"}),
     ("Turkish jets carried out airstrikes against PKK positions near the Iraqi city of Zakho.", "en", "2022-06-22",
      {"TR", "PKK"}, {"IQ"}),
+    # a country that names a border says where the fighting is
+    ("Islamic State militants launched an offensive against Kurdish YPG fighters along the Turkish border.", "en",
+     "2022-06-22", {"Islamic State", "YPG"}, {"TR"}),
+    ("Turkish jets carried out airstrikes against PKK positions on Turkey's border with Iraq.", "en", "2022-06-22",
+     {"TR", "PKK"}, {"IQ"}),
     # a sponsor named after "backed by" is not a party of the operation
     ("Saudi-led coalition jets struck the Houthis, who are believed to be backed by Iran, near Sanaa.", "en",
      "2022-06-22", {"Saudi-led coalition", "Houthis"}, {"IR"}),
