@@ -334,6 +334,7 @@ def build_events(triggers: list[TriggerHit], cues: list[CueHit], mentions: list[
         m for m in mentions if m.entity.kind == "country" and not m.demonym
         and _marked(m, cues, "place_marker", PLACE_MARKER_WINDOW, "", breaks)]
     events = []
+    state_forces = _state_forces(cues, mentions, places, entities)
     # Requirements first: "هجوم" is both a cyber and a military trigger, and the one whose context
     # is missing must not shadow the other.
     for trigger in resolve_overlaps([t for t in triggers if requirements_met(t, cues, mentions)]):
@@ -341,7 +342,8 @@ def build_events(triggers: list[TriggerHit], cues: list[CueHit], mentions: list[
         if event_type == "military_operation" and _against_civilians(trigger, cues, breaks):
             continue
         realis = realis_of(trigger, cues, settings["marker_window"])
-        participants = participants_of(trigger, mentions, cues, settings, entities, breaks)
+        parties = mentions + state_forces if event_type == "military_operation" else mentions
+        participants = participants_of(trigger, parties, cues, settings, entities, breaks)
         attributes = dict(trigger.trigger.attributes)
         if event_type == "agreement_signed":
             attributes.setdefault("security", _about_security(cues, mentions))
@@ -351,6 +353,26 @@ def build_events(triggers: list[TriggerHit], cues: list[CueHit], mentions: list[
         events.append(EventCandidate(event_type, realis, trigger, participants, attributes,
                                      places[0] if places else None, confidence))
     return events
+
+
+def _state_forces(cues: list[CueHit], mentions: list[Mention], places: list[Mention],
+                  entities: dict[str, Entity]) -> list[Mention]:
+    """Return "the military", "government forces", "الجيش" as mentions of the state where the
+    sentence takes place: unnamed state forces fighting on a state's soil are that state's ("military
+    forces clashed with militiamen in Mariga, Niger state"). Forces a name qualifies ("Turkish
+    troops", "الجيش اليمني") are that name's."""
+    place = places[0].entity if places else None
+    state = entities.get(place.id if place.kind == "country" else place.country or "") if place else None
+    if state is None:
+        return []
+    named = [m for m in mentions if not m.is_place]
+    forces = [c for c in cues if c.cue.label == "state_forces"]
+    unnamed = [c for c in forces if not any(m.start <= c.end and c.start <= m.end for m in named)]
+    # "ambushes on the Egyptian army … killing 17 members of the armed forces": once a sentence names
+    # whose forces fight, its unnamed forces are those.
+    if len(unnamed) < len(forces):
+        return []
+    return [Mention(state, c.start, c.end) for c in unnamed]
 
 
 def _against_civilians(trigger: TriggerHit, cues: list[CueHit], breaks: frozenset[int]) -> bool:

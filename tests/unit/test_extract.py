@@ -208,6 +208,11 @@ def test_extract_offsets_survive_odd_white_space(extractor, lang):
      "2022-06-22", {"Islamic State", "YPG"}, {"TR"}),
     ("Turkish jets carried out airstrikes against PKK positions on Turkey's border with Iraq.", "en", "2022-06-22",
      {"TR", "PKK"}, {"IQ"}),
+    # unnamed state forces fighting in a place of a state are its forces; named ones are the name's
+    ("Government forces shelled rebel positions near Aleppo on Monday.", "en", "2022-06-22", {"SY"}, set()),
+    ("Turkish troops shelled Kurdish YPG positions near Aleppo on Monday.", "en", "2022-06-22",
+     {"TR", "YPG"}, {"SY"}),
+    ("قصف الجيش مواقع المسلحين في محافظة إدلب أمس.", "ar", "2022-06-22", {"SY"}, set()),
     # a sponsor named after "backed by" is not a party of the operation
     ("Saudi-led coalition jets struck the Houthis, who are believed to be backed by Iran, near Sanaa.", "en",
      "2022-06-22", {"Saudi-led coalition", "Houthis"}, {"IR"}),
