@@ -252,9 +252,11 @@ class PhraseRuler:
         token = doc[start]
         return replace(trigger, realis="planned") if arabic.has_purpose_prefix(token.text, token.norm_) else trigger
 
-    def _in_person_name(self, doc: Doc, start: int) -> bool:
-        # "عبدالله بن محمد السويد": after "son of X" a name is a family name (السويد, not Sweden).
-        return self.lang == "ar" and start >= 2 and doc[start - 2].text in PATRONYMIC_WORDS
+    def _in_person_name(self, doc: Doc, start: int, alias: Alias, titles: set[int]) -> bool:
+        # "عبدالله بن محمد السويد", "الدكتور السويد": after "son of X" or a title a name is a family
+        # name (السويد, not Sweden); "الدكتور القطري" may still be "the Qatari doctor".
+        return (start in titles and not alias.demonym) or (
+            self.lang == "ar" and start >= 2 and doc[start - 2].text in PATRONYMIC_WORDS)
 
     @staticmethod
     def _article_missing(doc: Doc, start: int, key: str) -> bool:
@@ -265,17 +267,19 @@ class PhraseRuler:
     def __call__(self, doc: Doc) -> Doc:
         mentions, triggers, cues = [], [], []
         strings = doc.vocab.strings
-        for match_id, start, end in self.names(doc) + self.words(doc):
+        for match_id, start, end in self.words(doc):
             kind, item = self._labels[strings[match_id]]
             if kind == "trigger":
                 triggers.append(TriggerHit(self._purposed(doc, item, start), start, end))
-            elif kind == "cue":
-                cues.append(CueHit(item, start, end))
-            elif self._article_missing(doc, start, strings[match_id]) or self._in_person_name(doc, start):
-                continue
             else:
-                entity = self.knowledge.entities[item.entity_id]
-                mentions.append(Mention(entity, start, end, item.demonym, kind == "place"))
+                cues.append(CueHit(item, start, end))
+        titles = {c.end for c in cues if c.cue.label == "person_title"}
+        for match_id, start, end in self.names(doc):
+            kind, item = self._labels[strings[match_id]]
+            if self._article_missing(doc, start, strings[match_id]) or self._in_person_name(doc, start, item, titles):
+                continue
+            entity = self.knowledge.entities[item.entity_id]
+            mentions.append(Mention(entity, start, end, item.demonym, kind == "place"))
         doc._.mentions = resolve_overlaps(mentions)
         doc._.triggers = triggers  # overlaps are resolved once requirements are known (events.py)
         doc._.cues = cues
