@@ -213,6 +213,9 @@ def test_extract_offsets_survive_odd_white_space(extractor, lang):
     ("Turkish troops shelled Kurdish YPG positions near Aleppo on Monday.", "en", "2022-06-22",
      {"TR", "YPG"}, {"SY"}),
     ("قصف الجيش مواقع المسلحين في محافظة إدلب أمس.", "ar", "2022-06-22", {"SY"}, set()),
+    # a first-level region gives the country (ACLED: "(Ye-U township, Shwebo district, Sagaing region)")
+    ("In In Taw village (Ye-U township, Shwebo district, Sagaing region), the PDF attacked military forces.",
+     "en", "2022-01-02", {"MM"}, set()),
     # after a title a country name is a family name
     ("قصفت الطائرات السعودية مواقع الحوثيين، وقال الدكتور السويد إن القصف دقيق.", "ar", "2015-07-20",
      {"SA", "Houthis"}, {"SE"}),
