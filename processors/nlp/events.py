@@ -333,8 +333,9 @@ def build_events(triggers: list[TriggerHit], cues: list[CueHit], mentions: list[
     places = [m for m in mentions if m.is_place] or [
         m for m in mentions if m.entity.kind == "country" and not m.demonym
         and _marked(m, cues, "place_marker", PLACE_MARKER_WINDOW, "", breaks)]
+    where = _where(places, breaks)
     events = []
-    state_forces = _state_forces(cues, mentions, places, entities)
+    state_forces = _state_forces(cues, mentions, where, entities)
     # Requirements first: "هجوم" is both a cyber and a military trigger, and the one whose context
     # is missing must not shadow the other.
     for trigger in resolve_overlaps([t for t in triggers if requirements_met(t, cues, mentions)]):
@@ -351,18 +352,34 @@ def build_events(triggers: list[TriggerHit], cues: list[CueHit], mentions: list[
         if confidence < settings["min_confidence"]:
             continue
         events.append(EventCandidate(event_type, realis, trigger, participants, attributes,
-                                     places[0] if places else None, confidence))
+                                     where, confidence))
     return events
 
 
-def _state_forces(cues: list[CueHit], mentions: list[Mention], places: list[Mention],
+def _country_of(entity: Entity) -> str | None:
+    return entity.id if entity.kind == "country" else entity.country
+
+
+def _where(places: list[Mention], breaks: frozenset[int]) -> Mention | None:
+    """Return the place of a sentence: the first one named, unless the last one, set off by a comma
+    or a bracket, lies in another country. Such a trailing place is the region that holds the
+    others ("near Gire Bihar area (Amedi, Duhok)", "Rafah (North Sinai)"), so the first place of its
+    country is meant."""
+    if not places:
+        return None
+    country = _country_of(places[-1].entity)
+    if country and (places[-1].start - 1) in breaks and _country_of(places[0].entity) != country:
+        return next(p for p in places if _country_of(p.entity) == country)
+    return places[0]
+
+
+def _state_forces(cues: list[CueHit], mentions: list[Mention], where: Mention | None,
                   entities: dict[str, Entity]) -> list[Mention]:
     """Return "the military", "government forces", "الجيش" as mentions of the state where the
     sentence takes place: unnamed state forces fighting on a state's soil are that state's ("military
     forces clashed with militiamen in Mariga, Niger state"). Forces a name qualifies ("Turkish
     troops", "الجيش اليمني") are that name's."""
-    place = places[0].entity if places else None
-    state = entities.get(place.id if place.kind == "country" else place.country or "") if place else None
+    state = entities.get(_country_of(where.entity) or "") if where else None
     if state is None:
         return []
     named = [m for m in mentions if not m.is_place]

@@ -238,6 +238,13 @@ def test_extract_participant_roles(extractor, text, lang, published, expected, a
     assert expected <= ids and not (absent & ids), ids
 
 
+def test_extract_location_is_the_region_that_holds_the_places(extractor):
+    # a trailing place set off by a bracket or comma holds the others: Rafah here is Egypt's
+    text = "On 20 May 2022, Egyptian army forces clashed with IS militants in Rafah (Rafah, North Sinai)."
+    events = _actual(_events(extractor, text, "en", "2022-05-20"), "military_operation")
+    assert [(e.location.name, e.location.country) for e in events if e.location] == [("North Sinai", "EG")]
+
+
 @pytest.mark.parametrize(("name", "lang", "canonical"), [
     ("Britain", "en", "GB"), ("the United Kingdom", "en", "GB"), ("the UK", "en", "GB"), ("British", "en", "GB"),
     ("بريطانيا", "ar", "GB"), ("المملكة المتحدة", "ar", "GB"), ("البريطانية", "ar", "GB"),
