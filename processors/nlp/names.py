@@ -17,7 +17,7 @@ from processors.nlp.knowledge import Entity
 NAMING_LABEL = "naming_phrase"
 # Words after which a naming phrase names a group: the generic nouns, and the attacker nouns.
 GROUP_LABELS = ("group_noun", "attacker_noun")
-# Nouns a name is written before ("the Coinhoarder group"); English only.
+# Nouns a name is written before ("the Coinhoarder hacking group"); English only.
 GROUP_SUFFIX_LABEL = "group_suffix"
 # Quotes and brackets around a name; Arabic news mixes them freely (“X”, ”X“, «X», (X), "X″).
 OPENERS = frozenset("«“”\"'‘’„([")
@@ -86,8 +86,8 @@ def group_naming_phrases(cues: Sequence[CueHit], window: int) -> list[CueHit]:
 
 def named_before(words: Sequence[str], cue: CueHit, max_tokens: int) -> tuple[int, int] | None:
     """Return the span of a Latin name written right before a lower-case group noun: "the
-    Coinhoarder group", "the XMR Squad gang" (a firm writes its "Group" capitalised, as part of
-    its name). Function words ("The group", "This gang") name nothing."""
+    Coinhoarder hacking group", "the XMR Squad gang" (a firm writes its "Group" capitalised, as part
+    of its name). Function words ("The gang", "This hacking group") name nothing."""
     if not words[cue.end - 1].islower() or not _LATIN_WORD.fullmatch(words[cue.end - 1]):
         return None
     start = cue.start

@@ -66,6 +66,11 @@ def test_extract_seed_article_yields_exactly_the_three_events(extractor):
     # The signing verb carries its object: "the memorandum that the company concluded with ...".
     ("وأشاد بالمذكرة التي أبرمتها الشركة السعودية للكهرباء مع مدينة الملك عبدالعزيز للعلوم والتقنية أمس.", "ar",
      "agreement_signed", {"Saudi Electricity Company", "King Abdulaziz City for Science and Technology"}),
+    # "act of hacking" is a cyberattack on its own; an attack blamed on a hacker group is one
+    ("The Orion Logistics group has been the victim of a massive act of hacking, its chief said.", "en",
+     "cyberattack", {"Orion Logistics"}),
+    ("The federation attributed the attack on Orion Logistics to the Fancy Bear group.", "en", "cyberattack",
+     {"APT28", "Orion Logistics"}),
     # troops among the targets, or a strike word that is military on its own, keep it military
     ("Gunmen from the Islamic State attacked a marketplace and a military base in the Sahel region.", "en",
      "military_operation", {"Islamic State"}),
@@ -431,7 +436,7 @@ def test_truecase_leaves_a_title_too_long_for_a_headline():
     ("A hacker using the alias Peace_of_Mind breached the servers of Orion Logistics last week.", "en",
      {("Peace_of_Mind", "attacker"), ("Orion Logistics", "target")}, set()),
     # a name written before a lower-case group noun is the group's; not before "team" or a plural
-    ("The Coinhoarder group has targeted users of Orion Logistics with phishing emails.", "en",
+    ("The Coinhoarder hacking group has targeted users of Orion Logistics with phishing emails.", "en",
      {("Coinhoarder", "attacker"), ("Orion Logistics", "target")}, set()),
     ("Hackers breached the servers of Orion Logistics, the company's Trust and Safety team said.", "en",
      {("Orion Logistics", "target")}, {"Safety"}),
