@@ -386,7 +386,8 @@ class NamedEntityFallback:
     def _add_mentions(self, doc: Doc, tagged: list[tuple[Span, Doc]]) -> None:
         found = list(doc._.mentions or [])
         excluded = self._word_positions(doc)
-        # "SamSam ransomware", "WannaCry attack" name malware; "PGA computers", "ABTA website" name victims.
+        # "SamSam ransomware" names malware; "PGA computers", "ABTA website" and "Kansas Heart Hospital
+        # paid a ransom" name victims.
         malware_words = {c.start for c in doc._.cues or [] if c.cue.label == "malware_noun"}
         for sentence, ner_doc in tagged:
             taken = {i for m in found for i in range(m.start, m.end)} | excluded

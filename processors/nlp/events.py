@@ -377,7 +377,7 @@ def _state_forces(cues: list[CueHit], mentions: list[Mention], where: Mention | 
                   entities: dict[str, Entity]) -> list[Mention]:
     """Return "the military", "government forces", "الجيش" as mentions of the state where the
     sentence takes place: unnamed state forces fighting on a state's soil are that state's ("military
-    forces clashed with militiamen in Mariga, Niger state"). Forces a name qualifies ("Turkish
+    forces clashed with the PDF in Sagaing region"). Forces a name qualifies ("Turkish
     troops", "الجيش اليمني") are that name's."""
     state = entities.get(_country_of(where.entity) or "") if where else None
     if state is None:

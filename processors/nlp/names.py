@@ -115,7 +115,7 @@ def introduced_names(words_ws: Sequence[str], cues: Sequence[CueHit], mentions: 
     words = [w.strip() or w for w in words_ws]
     found: list[Mention] = []
     spans = [name_after(words, phrase.end, max_tokens) for phrase in group_naming_phrases(cues, window)]
-    # Unquoted, a name before its noun holds no lexicon word ("Ransomware group", "Hackers group").
+    # Unquoted, a name before its noun holds no lexicon word ("Ransomware crew", "Hackers gang").
     words_of_lexicon = [c for c in cues if c.cue.label not in (GROUP_SUFFIX_LABEL, "group_noun")]
     spans += [span for c in cues if c.cue.label == GROUP_SUFFIX_LABEL
               and (span := named_before(words, c, max_tokens)) and not _overlaps(span, words_of_lexicon)]
