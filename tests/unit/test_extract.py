@@ -133,7 +133,7 @@ def test_extract_realis_of_non_actual_events_is_reported(extractor, text, lang, 
      "ar"),
     ("قالت الشرطة إنها لم تعثر على إشارات تفيد بتعرض حسابات الضرائب في اليونان للقرصنة الإلكترونية.", "ar"),
     # an attack participle used as an adjective describes how malware works
-    ("Once the payload runs on a compromised system, the ransomware encrypts files and demands payment.", "en"),
+    ("Once the payload runs on a compromised system, the ransomware encrypts the files on it.", "en"),
     # an attack on civilians is an assault (CAMEO 18x), not the use of military force
     ("Al-Shabab gunmen have attacked a college campus in the town of Garissa, police said.", "en"),
     ("شن مسلحون من تنظيم داعش هجوما على مسجد في المدينة أمس.", "ar"),

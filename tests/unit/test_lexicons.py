@@ -75,7 +75,7 @@ def test_trigger_record(lang: str, row: dict) -> None:
     assert row["lang"] == lang and row["id"].startswith(lang + ".")
     assert row["label"] in EVENT_TYPES
     assert isinstance(row["weight"], float) and 0.0 < row["weight"] <= 1.0
-    assert row["realis"] in (None, "planned")
+    assert row["realis"] in (None, "planned", "generic")
     assert row["source"]
     allowed = ATTRIBUTES[row["label"]]
     for name, value in row["attributes"].items():
