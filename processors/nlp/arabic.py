@@ -111,7 +111,7 @@ def analyse(word: str, known: Collection[str]) -> str:
     whole. Whether the word carried the article is told by `has_article`: a name written with it
     (الهند) must not match a bare word (هند, a given name).
     """
-    for candidate in _candidates(word):
+    for candidate in _with_enclitics_off(_candidates(word)):
         form = candidate.translate(_FOLD_ALEF)
         if form in known:
             return form
@@ -153,8 +153,12 @@ def _candidates(word: str) -> list[str]:
     found = [word, *_strip([word], CONJUNCTIONS)]
     # "لل" is ل + ال with the article's alef dropped: للهند = ل + الهند.
     found += _strip(found, PREPOSITIONS) + [ARTICLE + w[2:] for w in found if w.startswith("لل")]
-    found += [w[2:] for w in found if w.startswith(ARTICLE) and len(w) - 2 >= _MIN_STEM]
-    return found + [w[:-len(e)] for w in found for e in ENCLITICS if w.endswith(e) and len(w) - len(e) >= _MIN_STEM]
+    return found + [w[2:] for w in found if w.startswith(ARTICLE) and len(w) - 2 >= _MIN_STEM]
+
+
+def _with_enclitics_off(candidates: list[str]) -> list[str]:
+    return candidates + [w[:-len(e)] for w in candidates for e in ENCLITICS
+                         if w.endswith(e) and len(w) - len(e) >= _MIN_STEM]
 
 
 def make_analyser(known: Collection[str]) -> Callable[[str], str]:
