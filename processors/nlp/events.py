@@ -214,10 +214,20 @@ def _stands_for_country(entity: Entity, event_type: str, entities: dict[str, Ent
     return entities.get(entity.country)
 
 
-def participants_of(trigger: TriggerHit, mentions: list[Mention], cues: list[CueHit], settings: dict[str, Any],
-                    entities: dict[str, Entity], breaks: frozenset[int]) -> list[ParticipantCandidate]:
-    """Return the participants of the event `trigger` announces in a sentence, one per entity."""
-    event_type = trigger.trigger.label
+@dataclass(frozen=True)
+class PartyFrame:
+    """What a sentence offers the events of one type: the cues that bear on roles and the names that
+    can be parties, each with whether it names where the event happened. Built once per sentence and
+    event type; only the roles depend on the trigger."""
+
+    event_type: str
+    cues: list[CueHit]
+    candidates: list[tuple[Mention, bool]]
+
+
+def party_frame(event_type: str, mentions: list[Mention], cues: list[CueHit], settings: dict[str, Any],
+                breaks: frozenset[int]) -> PartyFrame:
+    """Return the role cues and the possible parties of the events of `event_type` in a sentence."""
     # Only the cues that bear on roles, once: a sentence holds many more (realis, topic, context).
     cues = [c for c in cues if c.cue.label in ROLE_LABELS and _applies(c, event_type)]
     # "stolen from X" marks the victim where "from X" alone marks the attacker, "positions held by
@@ -226,7 +236,7 @@ def participants_of(trigger: TriggerHit, mentions: list[Mention], cues: list[Cue
         o.end == c.end and o.start < c.start and o.cue.label != "agent_marker" for o in cues)]
     actors = [m for m in mentions if not m.is_place]
     organised = [m for m in actors if m.entity.kind in ORGANISED_KINDS and m.entity.country]
-    found: dict[str, tuple[ParticipantCandidate, bool]] = {}
+    candidates = []
     for mention in actors:
         # "Human Rights Watch said", "according to the UN": an organisation quoted is a source; in a
         # cyberattack so is a state body ("the FBI said", "officials informed the FBI").
@@ -242,17 +252,27 @@ def participants_of(trigger: TriggerHit, mentions: list[Mention], cues: list[Cue
         if _followed_by(mention, cues, "qualifier_suffix", event_type) or _marked(
                 mention, cues, "qualifier_prefix", settings["marker_window"], event_type, breaks):
             continue
-        # "in Syria", "في أفغانستان", "الحدود اليمنية": a country named as where something
-        # happened is a place.
-        if mention.entity.kind == "country" and (_marked(
-                mention, cues, "place_marker", PLACE_MARKER_WINDOW, event_type, breaks) or _after_town(
-                mention, mentions, breaks)) and not _victim_country(
-                mention, trigger, cues, settings["marker_window"], breaks):
-            continue
         # "شركة النفط السعودية أرامكو", "Saudi Aramco": a country adjective next to one of its own
         # organisations describes the organisation; it is not a party of its own.
         if mention.demonym and any(o.entity.country == mention.entity.id and abs(o.start - mention.start)
                                    <= settings["modifier_window"] for o in organised):
+            continue
+        # "in Syria", "في أفغانستان", "الحدود اليمنية": a country named as where something
+        # happened is a place (unless it is the victim of a cyberattack: see participants_of).
+        placed = mention.entity.kind == "country" and (_marked(
+            mention, cues, "place_marker", PLACE_MARKER_WINDOW, event_type, breaks) or _after_town(
+            mention, mentions, breaks))
+        candidates.append((mention, placed))
+    return PartyFrame(event_type, cues, candidates)
+
+
+def participants_of(trigger: TriggerHit, frame: PartyFrame, settings: dict[str, Any],
+                    entities: dict[str, Entity], breaks: frozenset[int]) -> list[ParticipantCandidate]:
+    """Return the participants of the event `trigger` announces in a sentence, one per entity."""
+    event_type, cues = frame.event_type, frame.cues
+    found: dict[str, tuple[ParticipantCandidate, bool]] = {}
+    for mention, placed in frame.candidates:
+        if placed and not _victim_country(mention, trigger, cues, settings["marker_window"], breaks):
             continue
         role = _role(event_type, mention, trigger, cues, settings, breaks)
         if role is None:
@@ -335,6 +355,7 @@ def build_events(triggers: list[TriggerHit], cues: list[CueHit], mentions: list[
         and _marked(m, cues, "place_marker", PLACE_MARKER_WINDOW, "", breaks)]
     where = _where(places, breaks)
     events = []
+    frames: dict[str, PartyFrame] = {}
     state_forces = _state_forces(cues, mentions, where, entities)
     # Requirements first: "هجوم" is both a cyber and a military trigger, and the one whose context
     # is missing must not shadow the other.
@@ -343,8 +364,10 @@ def build_events(triggers: list[TriggerHit], cues: list[CueHit], mentions: list[
         if event_type == "military_operation" and _against_civilians(trigger, cues, breaks):
             continue
         realis = realis_of(trigger, cues, settings["marker_window"])
-        parties = mentions + state_forces if event_type == "military_operation" else mentions
-        participants = participants_of(trigger, parties, cues, settings, entities, breaks)
+        if event_type not in frames:
+            parties = mentions + state_forces if event_type == "military_operation" else mentions
+            frames[event_type] = party_frame(event_type, parties, cues, settings, breaks)
+        participants = participants_of(trigger, frames[event_type], settings, entities, breaks)
         attributes = dict(trigger.trigger.attributes)
         if event_type == "agreement_signed":
             attributes.setdefault("security", _about_security(cues, mentions))
