@@ -170,17 +170,15 @@ class Extractor:
         return str.lower
 
     def _trigger_key_words(self, lang: str) -> frozenset[str]:
-        # One word per trigger pattern, the longest (the rarest, usually: "strike" of "air strike"):
-        # a sentence without any of them cannot hold a trigger and never reaches spaCy.
+        # One word per trigger pattern: a sentence without any of them cannot hold a trigger and never
+        # reaches spaCy. A word that is a trigger on its own ("hacking" of "victims of hacking"), else
+        # the longest (the rarest, usually: "strike" of "air strike").
         analyse = self._analyse(lang)
-        words = set()
-        for trigger in self.knowledge.triggers[lang]:
-            for pattern in trigger.patterns:
-                text = arabic.normalise_word(pattern) if lang == "ar" else pattern
-                tokens = _WORD.findall(text)
-                if tokens:
-                    words.add(analyse(max(tokens, key=len)))
-        return frozenset(words)
+        patterns = [[analyse(t) for t in _WORD.findall(arabic.normalise_word(p) if lang == "ar" else p)]
+                    for trigger in self.knowledge.triggers[lang] for p in trigger.patterns]
+        single = {tokens[0] for tokens in patterns if len(tokens) == 1}
+        return frozenset(next((t for t in tokens if t in single), max(tokens, key=len))
+                         for tokens in patterns if tokens)
 
     def extract(self, article: Article) -> list[Event]:
         """Return the events of one article; raise RejectedArticle when it cannot be processed."""

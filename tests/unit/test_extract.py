@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from processors.extract import Extractor, RejectedArticle, with_language
+from processors.extract import _WORD, Extractor, RejectedArticle, with_language
 from processors.nlp import arabic
 from processors.nlp.headlines import truecase
 from processors.schemas import Article
@@ -140,6 +140,17 @@ def test_extract_realis_of_non_actual_events_is_reported(extractor, text, lang, 
 ])
 def test_extract_no_actual_event_in_look_alike_sentences(extractor, text, lang):
     assert _actual(_events(extractor, text, lang)) == []
+
+
+def test_extract_sentence_filter_lets_every_trigger_pattern_through(extractor):
+    # Sentences without a key word never reach spaCy: every trigger pattern must hold one.
+    for lang in ("en", "ar"):
+        analyse = extractor._analyse(lang)
+        for trigger in extractor.knowledge.triggers[lang]:
+            for pattern in trigger.patterns:
+                text = arabic.normalise_word(pattern) if lang == "ar" else pattern
+                words = {analyse(w) for w in _WORD.findall(text if lang == "ar" else text.lower())}
+                assert words & extractor._key_words[lang], (trigger.id, pattern)
 
 
 def test_extract_same_event_mentioned_twice_is_one_event(extractor):
