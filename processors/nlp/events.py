@@ -361,7 +361,7 @@ def build_events(triggers: list[TriggerHit], cues: list[CueHit], mentions: list[
     # is missing must not shadow the other.
     for trigger in resolve_overlaps([t for t in triggers if requirements_met(t, cues, mentions)]):
         event_type = trigger.trigger.label
-        if event_type == "military_operation" and _against_civilians(trigger, cues, breaks):
+        if event_type == "military_operation" and _not_military_force(trigger, cues, breaks):
             continue
         realis = realis_of(trigger, cues, settings["marker_window"])
         if event_type not in frames:
@@ -415,16 +415,22 @@ def _state_forces(cues: list[CueHit], mentions: list[Mention], where: Mention | 
     return [Mention(state, c.start, c.end) for c in unnamed]
 
 
-def _against_civilians(trigger: TriggerHit, cues: list[CueHit], breaks: frozenset[int]) -> bool:
-    """Return whether a generic attack word has a civilian object: "gunmen attacked a college
-    campus", "هجوم على مسجد" is an assault on civilians, not the use of military force. Only for
-    words that need context to be military (an air strike that hits a school is still one)."""
+def _not_military_force(trigger: TriggerHit, cues: list[CueHit], breaks: frozenset[int]) -> bool:
+    """Return whether a generic attack word reports an assault rather than the use of military force
+    (CAMEO 18x, not 19x): its objects are civilians ("gunmen attacked a college campus", "هجوم على
+    مسجد"), or the weapon is a bomb or a grenade ("a grenade attack on a police post"). Troops among
+    the objects keep it military, and so does a word that is military on its own (an air strike
+    that hits a school is still one)."""
     if not trigger.trigger.requires:
         return False
     objects = {c.cue.label for c in cues if c.cue.label in ("civilian_target", "military_target")
                and _near(c, trigger, 0) and breaks.isdisjoint(range(trigger.end, c.start))}
-    # "attacking a marketplace and a military base": troops among the targets make it a military one.
-    return objects == {"civilian_target"}
+    if "military_target" in objects:
+        return False
+    # A bomb dropped from a drone or fired by artillery is military force; one planted, thrown or
+    # driven in a car is not.
+    labels = {c.cue.label for c in cues}
+    return "civilian_target" in objects or ("bombing" in labels and "military_means" not in labels)
 
 
 def _about_security(cues: list[CueHit], mentions: list[Mention]) -> bool:

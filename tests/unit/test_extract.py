@@ -76,6 +76,9 @@ def test_extract_seed_article_yields_exactly_the_three_events(extractor):
      "military_operation", {"Islamic State"}),
     ("Turkish warplanes carried out airstrikes on a school used by PKK militants in Duhok.", "en",
      "military_operation", {"TR"}),
+    # explosives delivered by drones are military force
+    ("On 1 June 2022, Russian forces dropped improvised explosive devices using drones on Krasnopillia, Sumy.",
+     "en", "military_operation", {"RU"}),
 ])
 def test_extract_each_event_type_in_both_languages(extractor, text, lang, event_type, participants):
     events = _actual(_events(extractor, text, lang), event_type)
@@ -137,6 +140,8 @@ def test_extract_realis_of_non_actual_events_is_reported(extractor, text, lang, 
     # an attack on civilians is an assault (CAMEO 18x), not the use of military force
     ("Al-Shabab gunmen have attacked a college campus in the town of Garissa, police said.", "en"),
     ("شن مسلحون من تنظيم داعش هجوما على مسجد في المدينة أمس.", "ar"),
+    # a grenade or a car bomb is a bombing (CAMEO 183), not the use of military force
+    ("Militants carried out two grenade attacks on a police post in Pulwama district, police said.", "en"),
 ])
 def test_extract_no_actual_event_in_look_alike_sentences(extractor, text, lang):
     assert _actual(_events(extractor, text, lang)) == []

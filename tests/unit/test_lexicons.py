@@ -24,7 +24,8 @@ CUE_LABELS = {"agreement_noun", "security_topic", "cyber_context", "military_con
               "qualifier_suffix", "attacker_suffix", "malware_noun", "naming_phrase", "group_noun",
               "qualifier_prefix", "academic_noun", "analyst_marker", "group_suffix",
               "civilian_target", "military_target", "mediator_marker",
-              "state_forces", "person_title"}
+              "state_forces", "person_title", "bombing",
+              "military_means"}
 # English puts these after the name ("UK-based", "Russia-linked"), where Arabic puts a marker before it
 # (مقرها، مرتبطة ب، agent markers); malware nouns serve the English-only statistical NER fallback, and
 # English writes a group's name before its noun ("the Coinhoarder group").
