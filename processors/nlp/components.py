@@ -51,6 +51,9 @@ _ARABIC_TOKEN = re.compile(r"\w+|[^\w\s]")
 # Punctuation that ends a clause: a marker word (against, ضد) does not reach across it. Quotes do not.
 PATRONYMIC_WORDS = frozenset(["بن", "ابن", "بنت"])
 CLAUSE_BREAKS = frozenset([*".,;:!?()[]،؛؟…", "\n"])
+# A dateline ends at a dash within its first few tokens: "Gaziantep, Turkey —", "LONDON, May 2 (Reuters) -".
+DATELINE_DASHES = frozenset("—–-")
+DATELINE_TOKENS = 10
 
 
 def sentence_spans(doc: Doc) -> list[tuple[int, int]]:
@@ -497,14 +500,34 @@ class EventBuilder:
             return doc
         orth = doc.to_array(ORTH)
         breaks = frozenset(numpy.flatnonzero(numpy.isin(orth, self.break_ids)).tolist())
-        buckets = _by_sentence(sentence_spans(doc), doc._.triggers, doc._.cues or [], doc._.mentions or [])
+        spans = sentence_spans(doc)
+        buckets = _by_sentence(spans, doc._.triggers, doc._.cues or [], doc._.mentions or [])
         for index, (triggers, cues, mentions) in enumerate(buckets):
             if triggers:
                 settings = self.settings | {"year": doc.user_data.get("year")}
+                mentions = _past_dateline(doc, spans[index][0], mentions)
                 for event in build_events(triggers, cues, mentions, settings, self.entities, breaks):
                     event.sentence = index
                     doc._.events.append(event)
         return doc
+
+
+def _past_dateline(doc: Doc, start: int, mentions: list[Mention]) -> list[Mention]:
+    """Return the mentions of a sentence without its dateline ("Gaziantep, Turkey — The war in
+    Syria …", "TORONTO, April 19 (Reuters) -"): where the story was filed is not where it happened,
+    unless the sentence names no other place."""
+    if not mentions or not mentions[0].is_place or mentions[0].start != start:
+        return mentions
+    dash = next((i for i in range(start, min(len(doc), start + DATELINE_TOKENS)) if doc[i].text in DATELINE_DASHES),
+                None)
+    if dash is None:
+        return mentions
+    named = {i for m in mentions if m.end <= dash for i in range(m.start, m.end)}
+    if not all(i in named or doc[i].is_punct or doc[i].text[:1].isupper() or doc[i].is_digit
+               for i in range(start, dash)):
+        return mentions
+    rest = [m for m in mentions if m.start > dash]
+    return rest if any(m.is_place or (m.entity.kind == "country" and not m.demonym) for m in rest) else mentions
 
 
 def _by_sentence(spans: list[tuple[int, int]], *groups: list[Any]) -> list[tuple[list[Any], ...]]:

@@ -268,6 +268,14 @@ def test_extract_location_is_the_region_that_holds_the_places(extractor):
     assert [(e.location.name, e.location.country) for e in events if e.location] == [("North Sinai", "EG")]
 
 
+def test_extract_location_is_not_the_dateline(extractor):
+    # where the story was filed is not where it happened, when the sentence names another place
+    text = "Gaziantep, Turkey — Turkish troops shelled Kurdish YPG positions in northern Syria on Saturday."
+    events = _actual(_events(extractor, text, "en", "2016-02-14"), "military_operation")
+    assert [(e.location.name, e.location.country) for e in events if e.location] == [("Syria", "SY")]
+    assert "TR" in _ids(events[0])
+
+
 @pytest.mark.parametrize(("name", "lang", "canonical"), [
     ("Britain", "en", "GB"), ("the United Kingdom", "en", "GB"), ("the UK", "en", "GB"), ("British", "en", "GB"),
     ("بريطانيا", "ar", "GB"), ("المملكة المتحدة", "ar", "GB"), ("البريطانية", "ar", "GB"),
