@@ -309,8 +309,7 @@ def _victim_country(mention: Mention, trigger: TriggerHit, cues: list[CueHit], w
     after the hackers themselves ("استهدف قراصنة في الصين") it is where the attackers are."""
     if trigger.trigger.label != "cyberattack" or not trigger.end <= mention.start <= trigger.end + window:
         return False
-    targeting = any(c.cue.label == "target_marker" and trigger.start <= c.start and c.end <= trigger.end
-                    for c in cues)
+    targeting = any(c.cue.label == "target_marker" and _inside(c, trigger) for c in cues)
     subject = any(c.cue.label == "attacker_noun" and trigger.end <= c.start < mention.start for c in cues)
     return targeting and not subject and breaks.isdisjoint(range(trigger.end, mention.start))
 
@@ -438,9 +437,12 @@ def _about_security(cues: list[CueHit], mentions: list[Mention]) -> bool:
     # "جامعة نايف العربية للعلوم الأمنية") names its field, not what the agreement covers; in the
     # name of a defence ministry or of a military alliance it does.
     academic = [m for m in mentions if not m.is_place and any(
-        c.cue.label == "academic_noun" and m.start <= c.start and c.end <= m.end for c in cues)]
-    return any(c.cue.label == "security_topic" and not any(m.start <= c.start and c.end <= m.end for m in academic)
-               for c in cues)
+        c.cue.label == "academic_noun" and _inside(c, m) for c in cues)]
+    return any(c.cue.label == "security_topic" and not any(_inside(c, m) for m in academic) for c in cues)
+
+
+def _inside(inner: Spanned, outer: Spanned) -> bool:
+    return outer.start <= inner.start and inner.end <= outer.end
 
 
 def _same_event(a: EventCandidate, b: EventCandidate) -> bool:

@@ -114,14 +114,13 @@ def introduced_names(words_ws: Sequence[str], cues: Sequence[CueHit], mentions: 
     """
     words = [w.strip() or w for w in words_ws]
     found: list[Mention] = []
-    spans = [name_after(words, phrase.end, max_tokens) for phrase in group_naming_phrases(cues, window)]
+    spans = [span for phrase in group_naming_phrases(cues, window)
+             if (span := name_after(words, phrase.end, max_tokens))]
     # Unquoted, a name before its noun holds no lexicon word ("Ransomware crew", "Hackers gang").
     words_of_lexicon = [c for c in cues if c.cue.label not in (GROUP_SUFFIX_LABEL, "group_noun")]
     spans += [span for c in cues if c.cue.label == GROUP_SUFFIX_LABEL
               and (span := named_before(words, c, max_tokens)) and not _overlaps(span, words_of_lexicon)]
     for span in spans:
-        if span is None:
-            continue
         gloss = _gloss(words, span[1], max_tokens)
         if _overlaps(span, mentions) or (gloss and _overlaps(gloss, mentions)) or _overlaps(span, found):
             continue
